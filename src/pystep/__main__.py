@@ -1,0 +1,5 @@
+"""``python -m pystep``."""
+
+from pystep.cli.main import main
+
+raise SystemExit(main())

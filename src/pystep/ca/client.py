@@ -1,0 +1,253 @@
+"""A small client for the step-ca HTTP API, with TLS that trusts only the given root.
+
+It uses the standard library's ``http.client`` over one kept-alive connection (the CA
+answers two or three requests per token; ``urllib``/``httpx`` would cost more start-up
+than the whole exchange). Responses are bounded in size; errors become :class:`CAError`
+with the CA's own message, as step prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from pystep import __version__
+from pystep.errors import CAError, InputError
+
+if TYPE_CHECKING:
+    import http.client
+
+    from pystep.provisioners.base import ProvisionerRecord
+
+MAX_RESPONSE_BYTES = 8 << 20  # a provisioner page with many large keys still fits
+MAX_PROVISIONER_PAGES = 1000
+DEFAULT_TIMEOUT = 15.0
+USER_AGENT = f"pystep/{__version__}"
+
+
+def read_root_pem(path: str) -> bytes:
+    """Read the root file for TLS trust: PEM with one or more certificates."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 << 20)
+    except OSError as exc:
+        raise InputError(f"error reading {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise InputError(f"error parsing {path}: no certificates found")
+    return data
+
+
+def pinned_context(root_pem: bytes, root_path: str = "root") -> ssl.SSLContext:
+    """A TLS client context that trusts only ``root_pem`` (never the system store) and
+    checks host names; TLS 1.2 at least, as step."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_verify_locations(cadata=root_pem.decode("ascii", "replace"))
+    except ssl.SSLError as exc:
+        raise InputError(f"error parsing {root_path}: {exc.reason or exc}") from None
+    return ctx
+
+
+class CAClient:
+    """Talks to one CA at ``base_url`` (``https://host[:port]``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        root_path: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.root_path = root_path
+        self.timeout = timeout
+        self.user_agent = user_agent
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise InputError(f"invalid value '{base_url}' for flag '--ca-url'")
+        self._host = parts.hostname
+        self._port = parts.port or 443
+        self._ctx: ssl.SSLContext | None = None
+        self._conn: http.client.HTTPSConnection | None = None
+        self._requests = 0
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPSConnection:
+        if self._conn is None:
+            import http.client
+
+            if self._ctx is None:
+                self._ctx = pinned_context(read_root_pem(self.root_path), self.root_path)
+            proxy = _proxy_for(self._host)
+            if proxy:
+                phost, pport = proxy
+                conn = http.client.HTTPSConnection(
+                    phost, pport, timeout=self.timeout, context=self._ctx
+                )
+                conn.set_tunnel(self._host, self._port)
+            else:
+                conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=self._ctx
+                )
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self._requests = 0
+
+    def __enter__(self) -> CAClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request; returns (status, decoded JSON or None). Never raises on an HTTP
+        error status (see :meth:`call` for that); raises CAError when the CA is unreachable."""
+        url = self.base_url + path
+        hdrs = {
+            "User-Agent": self.user_agent,
+            "X-Request-Id": str(uuid.uuid4()),
+            "Accept": "application/json",
+        }
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if headers:
+            hdrs.update(headers)
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=payload, headers=hdrs)
+                resp = conn.getresponse()
+                data = resp.read(MAX_RESPONSE_BYTES + 1)
+                break
+            except ssl.SSLCertVerificationError as exc:
+                self.close()
+                raise CAError(
+                    f"client {method} {url} failed: tls: {exc.verify_message or exc.reason}",
+                    hint=f"is {self.root_path} the root of this CA?",
+                ) from None
+            except OSError as exc:
+                reused = self._requests > 0
+                self.close()
+                # A kept-alive connection the server closed meanwhile: retry once, fresh.
+                if attempt == 0 and reused and isinstance(
+                    exc, (ConnectionResetError, BrokenPipeError)
+                ):
+                    self._requests = 0
+                    continue
+                reason = exc.strerror or str(exc) or type(exc).__name__
+                raise CAError(f"client {method} {url} failed: {reason}") from None
+        self._requests += 1
+        if len(data) > MAX_RESPONSE_BYTES:
+            self.close()
+            raise CAError(f"error reading {url}: response larger than {MAX_RESPONSE_BYTES} bytes")
+        if resp.getheader("Connection", "").lower() == "close":
+            self.close()
+        if not data:
+            return resp.status, None
+        try:
+            return resp.status, json.loads(data)
+        except ValueError:
+            return resp.status, data.decode("utf-8", "replace")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Like :meth:`request`, but an HTTP status >= 400 raises CAError with the CA's
+        message, as step does."""
+        status, data = self.request(method, path, body, headers)
+        if status >= 400:
+            if isinstance(data, dict) and isinstance(data.get("message"), str):
+                raise CAError(data["message"], status=status)
+            raise CAError(
+                f"failed decoding CA error response: status {status}", status=status
+            )
+        return data
+
+    # -- endpoints used by the token flow --------------------------------------------
+
+    def provisioners(self) -> list[ProvisionerRecord]:
+        """GET /provisioners with cursor pagination (limit=100), all pages."""
+        from pystep.provisioners.base import ProvisionerRecord
+
+        out: list[ProvisionerRecord] = []
+        cursor = ""
+        seen: set[str] = set()
+        for _ in range(MAX_PROVISIONER_PAGES):
+            query: dict[str, str] = {"limit": "100"}
+            if cursor:
+                query = {"cursor": cursor, "limit": "100"}
+            path = "/provisioners?" + urlencode(query)
+            data = self.call("GET", path)
+            if not isinstance(data, dict) or not isinstance(data.get("provisioners"), list):
+                raise CAError(f"error reading {self.base_url}{path}: unexpected response")
+            for item in data["provisioners"]:
+                if isinstance(item, dict):
+                    out.append(ProvisionerRecord(item))
+            cursor = data.get("nextCursor") or ""
+            if not isinstance(cursor, str) or not cursor:
+                return out
+            if cursor in seen:
+                raise CAError(f"error reading {self.base_url}/provisioners: cursor loop")
+            seen.add(cursor)
+        raise CAError(f"error reading {self.base_url}/provisioners: too many pages")
+
+    def encrypted_key(self, kid: str) -> str:
+        """GET /provisioners/<kid>/encrypted-key → the compact JWE."""
+        data = self.call("GET", f"/provisioners/{quote(kid, safe='')}/encrypted-key")
+        if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+            raise CAError(f"error reading {self.base_url}/provisioners/{kid}/encrypted-key")
+        return data["key"]
+
+    def sign(
+        self, csr_pem: str, ott: str, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """POST /1.0/sign: exchange a token and CSR for a certificate."""
+        body: dict[str, Any] = {"csr": csr_pem, "ott": ott}
+        if extra:
+            body.update(extra)
+        data = self.call("POST", "/1.0/sign", body)
+        if not isinstance(data, dict):
+            raise CAError("unexpected response from /1.0/sign")
+        return data
+
+
+def _proxy_for(host: str) -> tuple[str, int] | None:
+    """HTTPS_PROXY/https_proxy honouring NO_PROXY, as step's Go client does."""
+    proxy = os.environ.get("https_proxy") or os.environ.get("HTTPS_PROXY")
+    if not proxy:
+        return None
+    from urllib.request import proxy_bypass_environment
+
+    if proxy_bypass_environment(host):
+        return None
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    parts = urlsplit(proxy)
+    if not parts.hostname:
+        return None
+    return parts.hostname, parts.port or 80

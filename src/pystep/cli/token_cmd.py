@@ -1,0 +1,504 @@
+"""``pystep ca token``: flags → TokenRequest → provisioner → token, as step does."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pystep.cli.grammar import ParsedArgs
+from pystep.errors import InputError, ProvisionerError, UsageError
+from pystep.provisioners.base import (
+    Audience,
+    Credentials,
+    MintContext,
+    Minter,
+    ProvisionerRecord,
+)
+from pystep.request import TokenKind, TokenRequest
+
+COMMAND = "step ca token"
+USAGE = "pystep ca token <subject> [flags]"
+
+
+@dataclass
+class UI:
+    """How the command may talk to the user; ``tty`` is None when it may not ask."""
+
+    tty: Any  # pystep.cli.prompts.Terminal | None
+    stderr: Any = sys.stderr
+
+    def notify(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+
+def _check_flags(args: ParsedArgs) -> None:
+    """step's checks before anything else, in step's order (spec client.md §2)."""
+    n = len(args.positionals)
+    if n < 1:
+        raise UsageError(f"not enough positional arguments were provided in '{COMMAND} <subject>'")
+    if n > 1:
+        raise UsageError(f"too many positional arguments were provided in '{COMMAND} <subject>'")
+    sans = args.get("san")
+    for flag in ("ssh", "host", "principal"):
+        if sans and args.get(flag):
+            raise UsageError(f"flag '--{flag}' is incompatible with '--san'")
+    for flag in ("host", "principal"):
+        if args.get(flag) and not args.get("ssh"):
+            raise UsageError(f"flag '--{flag}' requires the '--ssh' flag")
+    if args.get("cnf-file") and args.get("cnf"):
+        raise UsageError("flag '--cnf-file' is incompatible with '--cnf'")
+
+
+def token_kind(args: ParsedArgs) -> TokenKind:
+    return TokenKind.from_flags(
+        ssh=bool(args.get("ssh")),
+        revoke=bool(args.get("revoke")),
+        renew=bool(args.get("renew")),
+        rekey=bool(args.get("rekey")),
+        host=bool(args.get("host")),
+    )
+
+
+def _cnf(args: ParsedArgs) -> str | None:
+    """``--cnf`` verbatim, or the x5rt#S256 of the ``--cnf-file`` CSR."""
+    path = args.get("cnf-file")
+    if not path:
+        return args.get("cnf") or None
+    from pystep.jose.encoding import b64url_encode
+
+    data = _read_small(path)
+    if args.get("ssh"):
+        from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+        try:
+            load_ssh_public_key(data.strip())
+        except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 (UnsupportedAlgorithm)
+            raise InputError(f"error parsing ssh public key {path}: {exc}") from None
+        return None  # latest step parses it but writes no cnf for SSH tokens
+    import hashlib
+
+    from cryptography import x509
+
+    try:
+        if b"-----BEGIN" in data:
+            csr = x509.load_pem_x509_csr(data)
+        else:
+            csr = x509.load_der_x509_csr(data)
+    except ValueError as exc:
+        raise InputError(f"error parsing certificate request {path}: {exc}") from None
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return b64url_encode(hashlib.sha256(csr.public_bytes(Encoding.DER)).digest())
+
+
+def _read_small(path: str, limit: int = 1 << 20) -> bytes:
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read(limit)
+        with open(path, "rb") as fh:
+            return fh.read(limit)
+    except OSError as exc:
+        raise InputError(f"error reading {path}: {exc.strerror or exc}") from None
+
+
+def _user_claim(args: ParsedArgs) -> dict[str, Any]:
+    """``--set-file`` then ``--set k=v`` (JSON-looking values decoded)."""
+    user: dict[str, Any] = {}
+    set_file = args.get("set-file")
+    if set_file:
+        data = _read_small(set_file)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            loaded = json.loads(data)
+        except ValueError as exc:
+            raise InputError(f"error unmarshaling {set_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"error unmarshaling {set_file}: not a JSON object")
+        user.update(loaded)
+    for item in args.get("set") or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"invalid value '{item}' for flag '--set'")
+        try:
+            user[key] = json.loads(value)
+        except ValueError:
+            user[key] = value
+    return user
+
+
+def _validity(args: ParsedArgs, now: datetime) -> tuple[datetime | None, datetime | None]:
+    from pystep.timeutil import parse_time_or_duration
+
+    out: list[datetime | None] = []
+    for flag in ("not-before", "not-after"):
+        value = args.get(flag)
+        if not value:
+            out.append(None)
+            continue
+        try:
+            out.append(parse_time_or_duration(value, now))
+        except ValueError:
+            raise UsageError(f"invalid value '{value}' for flag '--{flag}'") from None
+    return out[0], out[1]
+
+
+def _cert_validity(args: ParsedArgs) -> list[Any]:
+    from pystep.timeutil import TimeDuration
+
+    out: list[Any] = []
+    for flag in ("cert-not-before", "cert-not-after"):
+        value = args.get(flag) or ""
+        try:
+            out.append(TimeDuration.parse(value) if value else None)
+        except ValueError:
+            raise UsageError(f"invalid value '{value}' for flag '--{flag}'") from None
+    return out
+
+
+def build_request(args: ParsedArgs, kind: TokenKind, *, online: bool) -> TokenRequest:
+    """Steps 6–11 of step's validation, producing the typed request."""
+    cnf = _cnf(args)
+    user = _user_claim(args)
+    sans = tuple(args.get("san") or ())
+    if kind is TokenKind.REVOKE and sans:
+        raise UsageError("flag '--san' is incompatible with '--revoke'")
+    if not online:
+        if args.get("set"):
+            raise UsageError("flag '--offline' is incompatible with '--set'")
+        if args.get("set-file"):
+            raise UsageError("flag '--offline' is incompatible with '--set-file'")
+    now = datetime.now(UTC)
+    not_before, not_after = _validity(args, now)
+    cert_nb, cert_na = _cert_validity(args)
+    return TokenRequest(
+        subject=args.positionals[0],
+        kind=kind,
+        sans=sans,
+        principals=tuple(args.get("principal") or ()),
+        not_before=not_before,
+        not_after=not_after,
+        cert_not_before=cert_nb,
+        cert_not_after=cert_na,
+        cnf=cnf if online else None,
+        user=user if online else None,
+    )
+
+
+def credentials(args: ParsedArgs) -> Credentials:
+    return Credentials(
+        key=args.get("key") or None,
+        kid=args.get("kid") or None,
+        x5c_cert=args.get("x5c-cert") or None,
+        x5c_key=args.get("x5c-key") or None,
+        x5c_insecure=bool(args.get("x5c-insecure")),
+        sshpop_cert=args.get("sshpop-cert") or None,
+        sshpop_key=args.get("sshpop-key") or None,
+        nebula_cert=args.get("nebula-cert") or None,
+        nebula_key=args.get("nebula-key") or None,
+        k8ssa_token_path=args.get("k8ssa-token-path") or None,
+        kms=args.get("kms") or None,
+        console=bool(args.get("console")),
+    )
+
+
+def type_filter(args: ParsedArgs) -> str | None:
+    """The provisioner type implied by the credential flags that are set (spec §7.3)."""
+    if args.is_set("x5c-cert") or args.is_set("x5c-key"):
+        return "X5C"
+    if args.is_set("sshpop-cert") or args.is_set("sshpop-key"):
+        return "SSHPOP"
+    if args.is_set("nebula-cert") or args.is_set("nebula-key"):
+        return "Nebula"
+    if args.is_set("k8ssa-token-path"):
+        return "K8sSA"
+    return None
+
+
+def passwords_for(args: ParsedArgs, ui: UI) -> Any:
+    from pystep.passwords import Passwords, read_password_file
+
+    path = args.get("provisioner-password-file") or args.get("password-file")
+    fixed = read_password_file(path) if path else None
+    prompter = ui.tty.password if ui.tty is not None else None
+    return Passwords(
+        fixed=fixed,
+        prompter=prompter,
+        flag_hint="--provisioner-password-file or --password-file",
+    )
+
+
+def root_sha_of(path: str) -> str:
+    """The ``sha`` claim from a root file holding exactly one certificate (PEM or DER)."""
+    from pystep.claims import root_sha
+
+    data = _read_small(path, 4 << 20)
+    if b"-----BEGIN" in data:
+        count = data.count(b"-----BEGIN ")
+        if count > 1:
+            raise InputError(f"error decoding {path}: contains more than one PEM encoded block")
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        try:
+            der = x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+        except ValueError as exc:
+            raise InputError(f"error decoding {path}: {exc}") from None
+        return root_sha(der)
+    return root_sha(data)
+
+
+def select_provisioner(
+    records: Sequence[ProvisionerRecord], args: ParsedArgs, ui: UI
+) -> ProvisionerRecord:
+    from pystep.provisioners.select import Filters, candidates, choose
+
+    name_flag = "--provisioner"
+    found = candidates(
+        records,
+        Filters(
+            only_type=type_filter(args),
+            kid=args.get("kid") or None,
+            name=args.get("provisioner") or None,
+            name_flag=name_flag,
+        ),
+    )
+    chooser = None
+    if ui.tty is not None:
+        tty = ui.tty
+
+        def chooser(items: Sequence[ProvisionerRecord]) -> ProvisionerRecord:
+            return items[tty.select("What provisioner key do you want to use?",
+                                    [r.label for r in items])]
+
+    record = choose(found, chooser=chooser)
+    ui.notify(f"✔ Provisioner: {record.label}")
+    return record
+
+
+def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, TokenRequest]:
+    """Everything between the parsed flags and a ready Minter (online or offline)."""
+    from pystep.config import normalize_ca_url
+
+    _check_flags(args)
+    kind = token_kind(args)
+    offline = bool(args.get("offline"))
+    ca_url_raw = args.get("ca-url") or ""
+    if not offline and not ca_url_raw:
+        raise UsageError(f"'{COMMAND}' requires the '--ca-url' flag")
+    ca_url = normalize_ca_url(ca_url_raw, allow_empty=offline) if ca_url_raw else ""
+    root = args.get("root") or ""
+    if not root:
+        if not os.path.exists(env.default_root):
+            raise UsageError(f"'{COMMAND}' requires the '--root' flag")
+        root = env.default_root
+    req = build_request(args, kind, online=not offline)
+
+    ctx = MintContext(
+        audience=Audience(ca_url or "https://"),
+        root_path=root,
+        credentials=credentials(args),
+        passwords=passwords_for(args, ui),
+        interactive=ui.tty is not None,
+        offline=offline,
+        extra={"steppath": env.base_path, "notify": ui.notify},
+    )
+    if ui.tty is not None:
+        tty = ui.tty
+        ctx.extra["pin_prompter"] = lambda prompt: tty.password(prompt).decode()
+
+    if not offline:
+        from pystep.ca.client import CAClient
+
+        ctx.root_sha = root_sha_of(root)
+        if kind is TokenKind.RENEW:
+            return _renew_minter(ctx), kind, req
+        ctx.ca = CAClient(ca_url, root)
+        record = select_provisioner(ctx.ca.provisioners(), args, ui)
+        return _prepare(record, ctx), kind, req
+
+    ca_config = args.get("ca-config") or env.default_ca_config
+    if ca_config and os.path.exists(ca_config):
+        from pystep.ca.offline import load_ca_config
+
+        offline_ca = load_ca_config(ca_config)
+        ctx.audience = Audience(offline_ca.base_url, versioned=False)
+        sha_root = offline_ca.root if os.path.exists(offline_ca.root) else root
+        ctx.root_sha = root_sha_of(sha_root)
+        if kind is TokenKind.RENEW:
+            return _renew_minter(ctx), kind, req
+        record = select_provisioner(offline_ca.provisioners, args, ui)
+        return _prepare(record, ctx), kind, req
+
+    # Offline without ca.json: --key signs, --issuer names the issuer.
+    ctx.root_sha = root_sha_of(root)
+    if not ca_url:
+        raise UsageError(
+            "flag '--offline' without a ca.json requires the '--ca-url' flag",
+            hint="the token's audience is made from it (step would write 'https:///1.0/sign', "
+            "which the CA refuses)",
+        )
+    if kind is TokenKind.RENEW:
+        return _renew_minter(ctx), kind, req
+    if type_filter(args) is not None:
+        raise UsageError(
+            f"{type_filter(args)} tokens cannot be made offline without a ca.json",
+            hint="give --ca-config with the CA's configuration, or drop --offline",
+        )
+    issuer = args.get("provisioner")
+    if not issuer:
+        raise UsageError("flag '--offline' requires the '--provisioner' flag")
+    if not args.get("key"):
+        raise UsageError("flag '--offline' requires the '--key' flag")
+    from pystep.provisioners.jwk import prepare_standalone
+
+    return prepare_standalone(issuer, ctx), kind, req
+
+
+def _prepare(record: ProvisionerRecord, ctx: MintContext) -> Minter:
+    from pystep.provisioners import prepare
+
+    return prepare(record, ctx)
+
+
+def _renew_minter(ctx: MintContext) -> Minter:
+    try:
+        from pystep.provisioners.renew import prepare_renew
+    except ModuleNotFoundError:
+        raise ProvisionerError("renew tokens are not supported by this pystep yet") from None
+    return prepare_renew(ctx)
+
+
+def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    """The command; raises PystepError on failure (the caller renders it)."""
+    from pystep.cli import prompts
+    from pystep.cli.grammar import parse_args, render_help, resolve
+    from pystep.cli.token_flags import TOKEN_FLAGS
+    from pystep.config import load_environment
+
+    raw = parse_args(list(argv), TOKEN_FLAGS)
+    if raw.help:
+        sys.stdout.write(help_text(render_help))
+        return 0
+    non_interactive = _truthy(raw.value("non-interactive")) or _truthy(
+        environ.get("STEP_NON_INTERACTIVE", "")
+    )
+    tty = None if non_interactive else prompts.terminal()
+    ui = UI(tty=tty)
+    context_name = raw.value("context") or environ.get("STEP_CONTEXT") or None
+    env = load_environment(environ, context=context_name, notify=ui.notify)
+    args = resolve(raw, TOKEN_FLAGS, environ, env.defaults)
+
+    minter, kind, req = make_minter(args, env, ui)
+    if not req.subject and tty is not None:
+        question = (
+            "What user principal would you like to use? (e.g. alice)"
+            if kind is TokenKind.SSH_USER_SIGN
+            else "What DNS names or IP addresses would you like to use? "
+            "(e.g. internal.smallstep.com)"
+        )
+        from dataclasses import replace
+
+        req = replace(req, subject=tty.line(question))
+    token = minter.mint(req)
+
+    out = args.get("output-file")
+    if out:
+        from pystep.cli.output import write_token_file
+
+        write_token_file(
+            out,
+            token,
+            force=bool(args.get("f")),
+            confirm=tty.confirm if tty is not None else None,
+        )
+    else:
+        from pystep.cli.output import print_stdout
+
+        print_stdout(token)
+    return 0
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "t", "true", "yes", "y")
+
+
+def help_text(render_help: Any) -> str:
+    from pystep.cli.token_flags import TOKEN_FLAGS
+
+    return str(render_help(
+        "pystep ca token",
+        "generate an OTT granting access to the CA",
+        USAGE,
+        DESCRIPTION,
+        TOKEN_FLAGS,
+        EXAMPLES,
+    ))
+
+
+DESCRIPTION = """\
+**pystep ca token** command generates a one-time token granting access to the
+certificates authority, as **step ca token** does.
+
+It prints exactly one token on stdout (or writes it to --output-file with mode 0600).
+Informational lines and prompts go to the terminal (stderr), never to stdout.
+
+Differences from step, on purpose (see docs/compatibility.md):
+  * bool flags never swallow the next word (`--revoke 1461033496 --provisioner admin` works);
+  * with several matching provisioners and no terminal, the error lists them;
+  * --offline with a ca.json reads only that file (no CA database or CA key password);
+  * JWK tokens for SSH renew/rekey, which step-ca always refuses, are not minted.
+
+## POSITIONAL ARGUMENTS
+
+<subject>
+:  The Common Name, DNS Name, or IP address that will be set by the certificate
+authority. With --revoke, the serial number of the certificate; with --ssh, the SSH
+key ID (and, without --principal, the only principal the CA grants)."""
+
+EXAMPLES = """\
+Most common use case, a token for a certificate:
+'''
+$ TOKEN=$(pystep ca token internal.example.com)
+'''
+
+With the provisioner and the password file given:
+'''
+$ pystep ca token internal.example.com --provisioner admin --password-file pass.txt
+'''
+
+A token for several SANs, valid for 10 minutes:
+'''
+$ pystep ca token internal.example.com --san internal.example.com --san 10.0.0.1 \\
+    --not-after 10m
+'''
+
+A token to revoke a certificate:
+'''
+$ pystep ca token --revoke 146103349666685108195655980390445292315
+'''
+
+A token for an SSH user certificate and for an SSH host certificate:
+'''
+$ pystep ca token --ssh --principal alice alice@example.com
+$ pystep ca token --ssh --host --principal host.example.com host.example.com
+'''
+
+Offline, from the CA's configuration:
+'''
+$ pystep ca token internal.example.com --offline --ca-config $(step path)/config/ca.json
+'''
+
+Offline, with your own key for a JWK provisioner:
+'''
+$ pystep ca token internal.example.com --offline --issuer me@example.com \\
+    --key key.priv.json --ca-url https://ca.example.com --root root_ca.crt
+'''"""
