@@ -126,10 +126,10 @@ def _int64(value: int | bytes) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _v1_pairs(numbers: list[int]) -> list[ipaddress.IPv4Network | ipaddress.IPv4Interface]:
+def _v1_pairs(numbers: list[int]) -> list[ipaddress.IPv4Interface]:
     if len(numbers) % 2:
         raise NebulaFormatError("odd number of address/mask values")
-    out: list[ipaddress.IPv4Network | ipaddress.IPv4Interface] = []
+    out: list[ipaddress.IPv4Interface] = []
     for addr, mask in zip(numbers[::2], numbers[1::2], strict=True):
         prefix = bin(mask).count("1")
         if mask != ((1 << 32) - 1) ^ ((1 << (32 - prefix)) - 1):
