@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pystep.errors import InputError, PasswordError
-from pystep.jose.encoding import b64url_decode, b64url_encode, go_json_dumps
+from pystep.jose.encoding import b64url_encode, go_json_dumps
+from pystep.jose.jwk import b64url_decode_strict
 
 MAX_JWE_SIZE = 1 << 20
 MAX_P2S_SIZE = 1024
@@ -55,7 +56,7 @@ def _b64(value: Any, name: str) -> bytes:
     if not isinstance(value, str):
         raise _bad(f"missing or invalid '{name}'")
     try:
-        return b64url_decode(value)
+        return b64url_decode_strict(value)
     except ValueError:
         raise _bad(f"'{name}' is not valid base64url") from None
 

@@ -7,6 +7,7 @@ Keys are `cryptography` objects throughout; JWKs are plain dicts. Malformed JWKs
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,17 @@ _CURVES: dict[str, tuple[type[ec.EllipticCurve], int, str]] = {
 _CURVE_BY_NAME = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+def b64url_decode_strict(text: str) -> bytes:
+    """base64url that also refuses characters outside the alphabet (ValueError), which
+    :func:`pystep.jose.encoding.b64url_decode` silently drops."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("invalid base64url")
+    return b64url_decode(text)
+
+
 def _int_to_b64(value: int, size: int | None = None) -> str:
     length = size if size is not None else max(1, (value.bit_length() + 7) // 8)
     return b64url_encode(value.to_bytes(length, "big"))
@@ -42,7 +54,7 @@ def _b64_field(jwk: Mapping[str, Any], name: str) -> bytes:
     if not isinstance(value, str) or not value:
         raise KeyLoadError(f"invalid JWK: missing or invalid '{name}'")
     try:
-        return b64url_decode(value)
+        return b64url_decode_strict(value)
     except ValueError:
         raise KeyLoadError(f"invalid JWK: '{name}' is not valid base64url") from None
 

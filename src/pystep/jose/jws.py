@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from pystep.errors import InputError
-from pystep.jose.encoding import b64url_decode, b64url_encode, go_json_dumps
+from pystep.jose.encoding import b64url_encode, go_json_dumps
+from pystep.jose.jwk import b64url_decode_strict
 from pystep.jose.signer import PublicKey, Signer
 
 MAX_TOKEN_SIZE = 1 << 20  # step-ca tokens with x5c chains are a few KiB
@@ -62,7 +63,7 @@ def _b64(part: Any, what: str) -> bytes:
     if not isinstance(part, str):
         raise InputError(f"error parsing token: missing {what}")
     try:
-        return b64url_decode(part)
+        return b64url_decode_strict(part)
     except ValueError:
         raise InputError(f"error parsing token: {what} is not valid base64url") from None
 
