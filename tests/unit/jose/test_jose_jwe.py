@@ -132,7 +132,7 @@ def test_p2c_out_of_bounds_is_refused_before_derivation(p2c: int) -> None:
 
 def test_p2c_bounds_are_configurable() -> None:
     data = PROVISIONERS[0]["encryptedKey"]  # p2c 100000
-    with pytest.raises(InputError, match="outside 1000..50000"):
+    with pytest.raises(InputError, match=r"outside 1000\.\.50000"):
         jwe.decrypt(data, PASSWORD, max_p2c=50_000)
     assert jwe.decrypt(data, PASSWORD, min_p2c=100_000, max_p2c=100_000)
 
@@ -185,7 +185,8 @@ def test_general_json_with_unprotected_headers() -> None:
     obj = json.loads(text)
     general = {
         "protected": obj["protected"], "iv": obj["iv"], "ciphertext": obj["ciphertext"],
-        "tag": obj["tag"], "recipients": [{"encrypted_key": obj["encrypted_key"], "header": obj["header"]}],
+        "tag": obj["tag"],
+        "recipients": [{"encrypted_key": obj["encrypted_key"], "header": obj["header"]}],
     }
     assert "p2s" in obj["header"]
     assert jwe.decrypt(general, b"pw") == b"x"
