@@ -113,6 +113,22 @@ def _load_openssh(path: str, pem: bytes, der: bytes, passwords: Passwords, promp
                          failure=f"error decrypting {path}: invalid password")
 
 
+def _decrypt_pkcs8(der: bytes, password: bytes) -> Any:
+    """Our lenient PBES2 reader first; other schemes (PBES1, 3DES…) via `cryptography`,
+    whose ValueError cannot tell a wrong password from a bad file."""
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    try:
+        return pkcs8.decrypt_pkcs8(der, password)
+    except pkcs8.UnsupportedEncryption:
+        try:
+            return load_der_private_key(der, password=password)
+        except ValueError:
+            raise pkcs8.WrongKeyPassword() from None
+        except Exception as exc:  # UnsupportedAlgorithm
+            raise KeyLoadError("unsupported PKCS#8 encryption") from exc
+
+
 def _load_pem(path: str, data: bytes, passwords: Passwords, prompt: str) -> Any:
     from cryptography.hazmat.primitives.asymmetric import x25519
     from cryptography.hazmat.primitives.serialization import load_der_private_key
@@ -128,7 +144,7 @@ def _load_pem(path: str, data: bytes, passwords: Passwords, prompt: str) -> Any:
             raise KeyLoadError(f"error parsing {path}: invalid Nebula X25519 private key")
         return x25519.X25519PrivateKey.from_private_bytes(der)
     if kind == "ENCRYPTED PRIVATE KEY":
-        return try_passwords(passwords, prompt, lambda pw: pkcs8.decrypt_pkcs8(der, pw),
+        return try_passwords(passwords, prompt, lambda pw: _decrypt_pkcs8(der, pw),
                              is_wrong_password=_is_wrong_password, failure=failure)
     if headers.get("Proc-Type", "").replace(" ", "") == "4,ENCRYPTED":
         return try_passwords(
