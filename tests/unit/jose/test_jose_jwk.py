@@ -95,12 +95,12 @@ def test_x25519_thumbprint_canonical_json() -> None:
 
 def test_rsa_backfills_missing_crt_members() -> None:
     full = _load("keys/jwk-rsa-2048-plain.key.json")
-    reference = private_key_from_jwk(full).private_numbers()  # type: ignore[union-attr]
+    reference: Any = private_key_from_jwk(full).private_numbers()  # type: ignore[union-attr]
     go_jose_style = {k: full[k] for k in ("kty", "n", "e", "d", "p", "q")}
     numbers = private_key_from_jwk(go_jose_style).private_numbers()  # type: ignore[union-attr]
     assert numbers == reference
     only_d = {k: full[k] for k in ("kty", "n", "e", "d")}
-    recovered = private_key_from_jwk(only_d).private_numbers()  # type: ignore[union-attr]
+    recovered: Any = private_key_from_jwk(only_d).private_numbers()  # type: ignore[union-attr]
     assert {recovered.p, recovered.q} == {reference.p, reference.q}
 
 
