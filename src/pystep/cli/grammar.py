@@ -432,3 +432,18 @@ def go_format_float(value: float) -> str:
     if point >= len(digits):
         return f"{prefix}{digits}{'0' * (point - len(digits))}"
     return f"{prefix}{digits[:point]}.{digits[point:]}"
+
+
+def render_help(
+    command_name: str,
+    usage: str,
+    description: str,
+    specs: Iterable[FlagSpec],
+    examples: Sequence[tuple[str, str]] = (),
+    *,
+    summary: str = "",
+) -> str:
+    """step-shaped help text; see :mod:`pystep.cli.helptext` (imported on demand)."""
+    from pystep.cli.helptext import render_help as _render
+
+    return _render(command_name, usage, description, specs, examples, summary=summary)
