@@ -271,6 +271,13 @@ class ParsedArgs:
             raise TypeError(f"flag {name!r} is not a string flag")
         return value
 
+    def string_if_set(self, name: str) -> str | None:
+        """The string value when set (flag, env or config; ``""`` included), else None.
+
+        E.g. ``load_environment(env, context=parsed.string_if_set("context"))``.
+        """
+        return self.string(name) if self.is_set(name) else None
+
     def flag(self, name: str) -> bool:
         """The value of a bool flag."""
         value = self.value(name)
