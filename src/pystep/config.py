@@ -36,14 +36,13 @@ Deliberate differences from step (clearer, never silently different configuratio
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.errors import ConfigError, UsageError
 
@@ -79,8 +78,7 @@ class StepEnvironment:
     config_files: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class _ContextEntry:
+class _ContextEntry(NamedTuple):
     name: str
     authority: str
     profile: str
@@ -479,6 +477,8 @@ def _too_many_colons(hostport: str) -> bool:
 def _go_parse_ip(text: str) -> bool:
     if "%" in text:
         return False
+    import ipaddress
+
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pystep.errors import ConfigError, UsageError
@@ -218,7 +218,12 @@ def parse_args(argv: Sequence[str], specs: Iterable[FlagSpec]) -> RawArgs:
         else:
             values[canonical] = value
     _check_single_form(index, forms)
-    return RawArgs(tuple(positionals), _freeze(values, lists), dict(used), False)
+    return RawArgs(
+        tuple(positionals),
+        MappingProxyType(_freeze(values, lists)),
+        MappingProxyType(dict(used)),
+        False,
+    )
 
 
 def _check_single_form(index: _Specs, forms: Mapping[str, set[str]]) -> None:
@@ -348,10 +353,10 @@ def resolve(
     return ParsedArgs(
         positionals=raw.positionals,
         help=raw.help,
-        values=values,
-        sources=sources,
-        names_used=dict(raw.names_used),
-        aliases=aliases,
+        values=MappingProxyType(values),
+        sources=MappingProxyType(sources),
+        names_used=MappingProxyType(dict(raw.names_used)),
+        aliases=MappingProxyType(aliases),
     )
 
 
@@ -425,6 +430,8 @@ def go_format_float(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
+    from decimal import Decimal
+
     sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
     assert isinstance(exponent, int)
     digits = "".join(map(str, digit_tuple))

@@ -539,3 +539,14 @@ def test_render_help_sections_and_flags() -> None:
     assert not any("secret" in line for line in lines)  # hidden flag
     assert all(len(line) <= 80 for line in lines if not line.lstrip().startswith("$"))
     assert text.endswith("\n")
+
+
+def test_results_are_read_only() -> None:
+    raw = parse("--kid", "x")
+    with pytest.raises(TypeError):
+        raw.values["kid"] = "y"  # type: ignore[index]
+    parsed = full(["--kid", "x"])
+    with pytest.raises(TypeError):
+        parsed.values["kid"] = "y"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        parsed.positionals = ()  # type: ignore[misc]
