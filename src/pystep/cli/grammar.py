@@ -189,7 +189,12 @@ def parse_args(argv: Sequence[str], specs: Iterable[FlagSpec]) -> RawArgs:
                         f'invalid boolean value "{_go_quote(value)}" for -{name}: parse error'
                     ) from None
             if wants_help:
-                return RawArgs(tuple(positionals), _freeze(values, lists), dict(used), True)
+                return RawArgs(
+                    tuple(positionals),
+                    MappingProxyType(_freeze(values, lists)),
+                    MappingProxyType(dict(used)),
+                    True,
+                )
             continue
         spec = index.by_name.get(name)
         if spec is None:
