@@ -44,36 +44,36 @@ def _check_flags(args: ParsedArgs) -> None:
         raise UsageError(f"not enough positional arguments were provided in '{COMMAND} <subject>'")
     if n > 1:
         raise UsageError(f"too many positional arguments were provided in '{COMMAND} <subject>'")
-    sans = args.get("san")
+    sans = args.strings("san")
     for flag in ("ssh", "host", "principal"):
-        if sans and args.get(flag):
+        if sans and args.value(flag):
             raise UsageError(f"flag '--{flag}' is incompatible with '--san'")
     for flag in ("host", "principal"):
-        if args.get(flag) and not args.get("ssh"):
+        if args.value(flag) and not args.flag("ssh"):
             raise UsageError(f"flag '--{flag}' requires the '--ssh' flag")
-    if args.get("cnf-file") and args.get("cnf"):
+    if args.string("cnf-file") and args.string("cnf"):
         raise UsageError("flag '--cnf-file' is incompatible with '--cnf'")
 
 
 def token_kind(args: ParsedArgs) -> TokenKind:
     return TokenKind.from_flags(
-        ssh=bool(args.get("ssh")),
-        revoke=bool(args.get("revoke")),
-        renew=bool(args.get("renew")),
-        rekey=bool(args.get("rekey")),
-        host=bool(args.get("host")),
+        ssh=bool(args.flag("ssh")),
+        revoke=bool(args.flag("revoke")),
+        renew=bool(args.flag("renew")),
+        rekey=bool(args.flag("rekey")),
+        host=bool(args.flag("host")),
     )
 
 
 def _cnf(args: ParsedArgs) -> str | None:
     """``--cnf`` verbatim, or the x5rt#S256 of the ``--cnf-file`` CSR."""
-    path = args.get("cnf-file")
+    path = args.string("cnf-file")
     if not path:
-        return args.get("cnf") or None
+        return args.string("cnf") or None
     from pystep.jose.encoding import b64url_encode
 
     data = _read_small(path)
-    if args.get("ssh"):
+    if args.flag("ssh"):
         from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
         try:
@@ -110,7 +110,7 @@ def _read_small(path: str, limit: int = 1 << 20) -> bytes:
 def _user_claim(args: ParsedArgs) -> dict[str, Any]:
     """``--set-file`` then ``--set k=v`` (JSON-looking values decoded)."""
     user: dict[str, Any] = {}
-    set_file = args.get("set-file")
+    set_file = args.string("set-file")
     if set_file:
         data = _read_small(set_file)
         if data.startswith(b"\xef\xbb\xbf"):
@@ -122,7 +122,7 @@ def _user_claim(args: ParsedArgs) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise InputError(f"error unmarshaling {set_file}: not a JSON object")
         user.update(loaded)
-    for item in args.get("set") or ():
+    for item in args.strings("set") or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"invalid value '{item}' for flag '--set'")
@@ -138,7 +138,7 @@ def _validity(args: ParsedArgs, now: datetime) -> tuple[datetime | None, datetim
 
     out: list[datetime | None] = []
     for flag in ("not-before", "not-after"):
-        value = args.get(flag)
+        value = args.value(flag)
         if not value:
             out.append(None)
             continue
@@ -154,7 +154,7 @@ def _cert_validity(args: ParsedArgs) -> list[Any]:
 
     out: list[Any] = []
     for flag in ("cert-not-before", "cert-not-after"):
-        value = args.get(flag) or ""
+        value = args.value(flag) or ""
         try:
             out.append(TimeDuration.parse(value) if value else None)
         except ValueError:
@@ -166,13 +166,13 @@ def build_request(args: ParsedArgs, kind: TokenKind, *, online: bool) -> TokenRe
     """Steps 6–11 of step's validation, producing the typed request."""
     cnf = _cnf(args)
     user = _user_claim(args)
-    sans = tuple(args.get("san") or ())
+    sans = tuple(args.strings("san") or ())
     if kind is TokenKind.REVOKE and sans:
         raise UsageError("flag '--san' is incompatible with '--revoke'")
     if not online:
-        if args.get("set"):
+        if args.strings("set"):
             raise UsageError("flag '--offline' is incompatible with '--set'")
-        if args.get("set-file"):
+        if args.string("set-file"):
             raise UsageError("flag '--offline' is incompatible with '--set-file'")
     now = datetime.now(UTC)
     not_before, not_after = _validity(args, now)
@@ -181,7 +181,7 @@ def build_request(args: ParsedArgs, kind: TokenKind, *, online: bool) -> TokenRe
         subject=args.positionals[0],
         kind=kind,
         sans=sans,
-        principals=tuple(args.get("principal") or ()),
+        principals=tuple(args.strings("principal") or ()),
         not_before=not_before,
         not_after=not_after,
         cert_not_before=cert_nb,
@@ -193,18 +193,18 @@ def build_request(args: ParsedArgs, kind: TokenKind, *, online: bool) -> TokenRe
 
 def credentials(args: ParsedArgs) -> Credentials:
     return Credentials(
-        key=args.get("key") or None,
-        kid=args.get("kid") or None,
-        x5c_cert=args.get("x5c-cert") or None,
-        x5c_key=args.get("x5c-key") or None,
-        x5c_insecure=bool(args.get("x5c-insecure")),
-        sshpop_cert=args.get("sshpop-cert") or None,
-        sshpop_key=args.get("sshpop-key") or None,
-        nebula_cert=args.get("nebula-cert") or None,
-        nebula_key=args.get("nebula-key") or None,
-        k8ssa_token_path=args.get("k8ssa-token-path") or None,
-        kms=args.get("kms") or None,
-        console=bool(args.get("console")),
+        key=args.string("key") or None,
+        kid=args.string("kid") or None,
+        x5c_cert=args.string("x5c-cert") or None,
+        x5c_key=args.string("x5c-key") or None,
+        x5c_insecure=bool(args.flag("x5c-insecure")),
+        sshpop_cert=args.string("sshpop-cert") or None,
+        sshpop_key=args.string("sshpop-key") or None,
+        nebula_cert=args.string("nebula-cert") or None,
+        nebula_key=args.string("nebula-key") or None,
+        k8ssa_token_path=args.string("k8ssa-token-path") or None,
+        kms=args.string("kms") or None,
+        console=bool(args.flag("console")),
     )
 
 
@@ -224,7 +224,7 @@ def type_filter(args: ParsedArgs) -> str | None:
 def passwords_for(args: ParsedArgs, ui: UI) -> Any:
     from pystep.passwords import Passwords, read_password_file
 
-    path = args.get("provisioner-password-file") or args.get("password-file")
+    path = args.string("provisioner-password-file") or args.string("password-file")
     fixed = read_password_file(path) if path else None
     prompter = ui.tty.password if ui.tty is not None else None
     return Passwords(
@@ -264,8 +264,8 @@ def select_provisioner(
         records,
         Filters(
             only_type=type_filter(args),
-            kid=args.get("kid") or None,
-            name=args.get("provisioner") or None,
+            kid=args.string("kid") or None,
+            name=args.string("provisioner") or None,
             name_flag=name_flag,
         ),
     )
@@ -288,12 +288,12 @@ def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, 
 
     _check_flags(args)
     kind = token_kind(args)
-    offline = bool(args.get("offline"))
-    ca_url_raw = args.get("ca-url") or ""
+    offline = bool(args.flag("offline"))
+    ca_url_raw = args.string("ca-url") or ""
     if not offline and not ca_url_raw:
         raise UsageError(f"'{COMMAND}' requires the '--ca-url' flag")
     ca_url = normalize_ca_url(ca_url_raw, allow_empty=offline) if ca_url_raw else ""
-    root = args.get("root") or ""
+    root = args.string("root") or ""
     if not root:
         if not os.path.exists(env.default_root):
             raise UsageError(f"'{COMMAND}' requires the '--root' flag")
@@ -323,7 +323,7 @@ def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, 
         record = select_provisioner(ctx.ca.provisioners(), args, ui)
         return _prepare(record, ctx), kind, req
 
-    ca_config = args.get("ca-config") or env.default_ca_config
+    ca_config = args.string("ca-config") or env.default_ca_config
     if ca_config and os.path.exists(ca_config):
         from pystep.ca.offline import load_ca_config
 
@@ -351,10 +351,10 @@ def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, 
             f"{type_filter(args)} tokens cannot be made offline without a ca.json",
             hint="give --ca-config with the CA's configuration, or drop --offline",
         )
-    issuer = args.get("provisioner")
+    issuer = args.string("provisioner")
     if not issuer:
         raise UsageError("flag '--offline' requires the '--provisioner' flag")
-    if not args.get("key"):
+    if not args.string("key"):
         raise UsageError("flag '--offline' requires the '--key' flag")
     from pystep.provisioners.jwk import prepare_standalone
 
@@ -386,14 +386,15 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     if raw.help:
         sys.stdout.write(help_text(render_help))
         return 0
-    non_interactive = _truthy(raw.value("non-interactive")) or _truthy(
+    first = resolve(raw, TOKEN_FLAGS, environ)
+    ui = UI(tty=None)
+    env = load_environment(environ, context=first.string_if_set("context"), notify=ui.notify)
+    args = resolve(raw, TOKEN_FLAGS, environ, env.defaults)
+    non_interactive = args.flag("non-interactive") or _truthy(
         environ.get("STEP_NON_INTERACTIVE", "")
     )
     tty = None if non_interactive else prompts.terminal()
-    ui = UI(tty=tty)
-    context_name = raw.value("context") or environ.get("STEP_CONTEXT") or None
-    env = load_environment(environ, context=context_name, notify=ui.notify)
-    args = resolve(raw, TOKEN_FLAGS, environ, env.defaults)
+    ui.tty = tty
 
     minter, kind, req = make_minter(args, env, ui)
     if not req.subject and tty is not None:
@@ -408,14 +409,14 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         req = replace(req, subject=tty.line(question))
     token = minter.mint(req)
 
-    out = args.get("output-file")
+    out = args.string("output-file")
     if out:
         from pystep.cli.output import write_token_file
 
         write_token_file(
             out,
             token,
-            force=bool(args.get("f")),
+            force=bool(args.flag("f")),
             confirm=tty.confirm if tty is not None else None,
         )
     else:
@@ -434,71 +435,54 @@ def _truthy(value: object) -> bool:
 def help_text(render_help: Any) -> str:
     from pystep.cli.token_flags import TOKEN_FLAGS
 
-    return str(render_help(
-        "pystep ca token",
-        "generate an OTT granting access to the CA",
-        USAGE,
-        DESCRIPTION,
-        TOKEN_FLAGS,
-        EXAMPLES,
-    ))
+    return str(
+        render_help(
+            "pystep ca token",
+            USAGE,
+            DESCRIPTION,
+            TOKEN_FLAGS,
+            EXAMPLES,
+            summary="generate an OTT granting access to the CA",
+        )
+    )
 
 
 DESCRIPTION = """\
 **pystep ca token** command generates a one-time token granting access to the
-certificates authority, as **step ca token** does.
+certificates authority, as **step ca token** does, flag for flag.
 
-It prints exactly one token on stdout (or writes it to --output-file with mode 0600).
-Informational lines and prompts go to the terminal (stderr), never to stdout.
+<subject> is the Common Name, DNS name or IP address the certificate authority will set.
+With --revoke it is the serial number of the certificate; with --ssh it is the SSH key ID.
 
-Differences from step, on purpose (see docs/compatibility.md):
-  * bool flags never swallow the next word (`--revoke 1461033496 --provisioner admin` works);
-  * with several matching provisioners and no terminal, the error lists them;
-  * --offline with a ca.json reads only that file (no CA database or CA key password);
-  * JWK tokens for SSH renew/rekey, which step-ca always refuses, are not minted.
+It prints exactly one token on stdout, or writes it to --output-file with mode 0600.
+Informational lines and prompts go to the terminal or stderr, never to stdout.
 
-## POSITIONAL ARGUMENTS
+Differences from step, on purpose (docs/compatibility.md lists them all): a bool flag
+never swallows the next word, so --revoke 1461033496 --provisioner admin works. When
+several provisioners fit and there is no terminal, the error lists them. --offline with a
+ca.json reads only that file: no CA database, no CA key password. JWK tokens for SSH
+renew or rekey, which step-ca always refuses, are not minted."""
 
-<subject>
-:  The Common Name, DNS Name, or IP address that will be set by the certificate
-authority. With --revoke, the serial number of the certificate; with --ssh, the SSH
-key ID (and, without --principal, the only principal the CA grants)."""
-
-EXAMPLES = """\
-Most common use case, a token for a certificate:
-'''
-$ TOKEN=$(pystep ca token internal.example.com)
-'''
-
-With the provisioner and the password file given:
-'''
-$ pystep ca token internal.example.com --provisioner admin --password-file pass.txt
-'''
-
-A token for several SANs, valid for 10 minutes:
-'''
-$ pystep ca token internal.example.com --san internal.example.com --san 10.0.0.1 \\
-    --not-after 10m
-'''
-
-A token to revoke a certificate:
-'''
-$ pystep ca token --revoke 146103349666685108195655980390445292315
-'''
-
-A token for an SSH user certificate and for an SSH host certificate:
-'''
-$ pystep ca token --ssh --principal alice alice@example.com
-$ pystep ca token --ssh --host --principal host.example.com host.example.com
-'''
-
-Offline, from the CA's configuration:
-'''
-$ pystep ca token internal.example.com --offline --ca-config $(step path)/config/ca.json
-'''
-
-Offline, with your own key for a JWK provisioner:
-'''
-$ pystep ca token internal.example.com --offline --issuer me@example.com \\
-    --key key.priv.json --ca-url https://ca.example.com --root root_ca.crt
-'''"""
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Most common use case, a token for a certificate:",
+     "$ TOKEN=$(pystep ca token internal.example.com)"),
+    ("With the provisioner and the password file given:",
+     "$ pystep ca token internal.example.com --provisioner admin --password-file pass.txt"),
+    ("A token for several SANs, valid for 10 minutes:",
+     "$ pystep ca token internal.example.com --san internal.example.com --san 10.0.0.1 "
+     "--not-after 10m"),
+    ("A token to revoke a certificate (the subject is the serial number):",
+     "$ pystep ca token --revoke 146103349666685108195655980390445292315"),
+    ("A token for an SSH user certificate:",
+     "$ pystep ca token --ssh --principal alice alice@example.com"),
+    ("A token for an SSH host certificate:",
+     "$ pystep ca token --ssh --host --principal host.example.com host.example.com"),
+    ("Offline, from the CA's configuration:",
+     "$ pystep ca token internal.example.com --offline --ca-config $(step path)/config/ca.json"),
+    ("Offline, with your own key for a JWK provisioner:",
+     "$ pystep ca token internal.example.com --offline --issuer me@example.com "
+     "--key key.priv.json --ca-url https://ca.example.com --root root_ca.crt"),
+    ("A renew token for a certificate you hold:",
+     "$ pystep ca token --renew --x5c-cert internal.crt --x5c-key internal.key "
+     "internal.example.com"),
+)
