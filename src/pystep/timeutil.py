@@ -69,10 +69,7 @@ def format_go_duration(d: timedelta) -> str:
     ns = us * 1000
     if ns < 1_000_000_000:
         # sub-second: Go prints in the largest unit below a second
-        if ns < 1_000_000:
-            out = _frac(ns, 1000) + "µs"
-        else:
-            out = _frac(ns, 1_000_000) + "ms"
+        out = _frac(ns, 1000) + "µs" if ns < 1_000_000 else _frac(ns, 1_000_000) + "ms"
     else:
         h, rem = divmod(ns, 3600 * 1_000_000_000)
         m, rem = divmod(rem, 60 * 1_000_000_000)

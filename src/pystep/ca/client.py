@@ -221,7 +221,8 @@ class CAClient:
         data = self.call("GET", f"/provisioners/{quote(kid, safe='')}/encrypted-key")
         if not isinstance(data, dict) or not isinstance(data.get("key"), str):
             raise CAError(f"error reading {self.base_url}/provisioners/{kid}/encrypted-key")
-        return data["key"]
+        key: str = data["key"]
+        return key
 
     def sign(
         self, csr_pem: str, ott: str, extra: Mapping[str, Any] | None = None
@@ -241,9 +242,9 @@ def _proxy_for(host: str) -> tuple[str, int] | None:
     proxy = os.environ.get("https_proxy") or os.environ.get("HTTPS_PROXY")
     if not proxy:
         return None
-    from urllib.request import proxy_bypass_environment
+    import urllib.request
 
-    if proxy_bypass_environment(host):
+    if urllib.request.proxy_bypass(host):
         return None
     if "://" not in proxy:
         proxy = "http://" + proxy

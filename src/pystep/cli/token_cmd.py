@@ -78,7 +78,7 @@ def _cnf(args: ParsedArgs) -> str | None:
 
         try:
             load_ssh_public_key(data.strip())
-        except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 (UnsupportedAlgorithm)
+        except Exception as exc:  # ValueError, UnsupportedAlgorithm
             raise InputError(f"error parsing ssh public key {path}: {exc}") from None
         return None  # latest step parses it but writes no cnf for SSH tokens
     import hashlib
@@ -138,7 +138,7 @@ def _validity(args: ParsedArgs, now: datetime) -> tuple[datetime | None, datetim
 
     out: list[datetime | None] = []
     for flag in ("not-before", "not-after"):
-        value = args.value(flag)
+        value = args.string(flag)
         if not value:
             out.append(None)
             continue
@@ -154,7 +154,7 @@ def _cert_validity(args: ParsedArgs) -> list[Any]:
 
     out: list[Any] = []
     for flag in ("cert-not-before", "cert-not-after"):
-        value = args.value(flag) or ""
+        value = args.string(flag)
         try:
             out.append(TimeDuration.parse(value) if value else None)
         except ValueError:
@@ -274,8 +274,10 @@ def select_provisioner(
         tty = ui.tty
 
         def chooser(items: Sequence[ProvisionerRecord]) -> ProvisionerRecord:
-            return items[tty.select("What provisioner key do you want to use?",
-                                    [r.label for r in items])]
+            index: int = tty.select(
+                "What provisioner key do you want to use?", [r.label for r in items]
+            )
+            return items[index]
 
     record = choose(found, chooser=chooser)
     ui.notify(f"✔ Provisioner: {record.label}")
@@ -372,7 +374,8 @@ def _renew_minter(ctx: MintContext) -> Minter:
         from pystep.provisioners.renew import prepare_renew
     except ModuleNotFoundError:
         raise ProvisionerError("renew tokens are not supported by this pystep yet") from None
-    return prepare_renew(ctx)
+    minter: Minter = prepare_renew(ctx)
+    return minter
 
 
 def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 from pystep.cli.grammar import FlagSpec
 
-B, S, L = "bool", "string", "list"
+B: Final[Literal["bool"]] = "bool"
+S: Final[Literal["string"]] = "string"
+L: Final[Literal["list"]] = "list"
 
 TOKEN_FLAGS: tuple[FlagSpec, ...] = (
     FlagSpec(("kid",), S, help="The provisioner <kid> to use.", placeholder="kid"),

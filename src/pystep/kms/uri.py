@@ -47,7 +47,7 @@ class KmsUri:
     def get(self, key: str, default: str | None = None) -> str | None:
         """First value for ``key`` from the opaque part, else the query, else ``default``."""
         for src in (self.values, self.query):
-            if key in src and src[key]:
+            if src.get(key):
                 return src[key][0]
         return default
 

@@ -40,7 +40,8 @@ def prepare(record: ProvisionerRecord, ctx: MintContext) -> Minter:
     module_name = KIND_MODULES.get(kind)
     if module_name is None:
         raise NotSupportedError(
-            f"provisioner '{record.name}' has unknown type '{kind}': pystep cannot make tokens for it"
+            f"provisioner '{record.name}' has unknown type '{kind}': "
+            "pystep cannot make tokens for it"
         )
     try:
         module = importlib.import_module(module_name)

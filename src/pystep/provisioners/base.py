@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 # ``type`` case-insensitively).
 TYPE_NAMES = {
     t.lower(): t
-    for t in ("JWK", "OIDC", "GCP", "AWS", "Azure", "ACME", "X5C", "K8sSA", "SSHPOP", "SCEP", "Nebula")
+    for t in (
+        "JWK", "OIDC", "GCP", "AWS", "Azure", "ACME", "X5C", "K8sSA", "SSHPOP", "SCEP", "Nebula"
+    )
 }
 
 
