@@ -101,7 +101,7 @@ class _Tpm:
         detail = last.removeprefix("ERROR:").strip() or "failed"
         # A key blob that is not from this TPM fails its integrity check on load.
         if tool == "tpm2_load" and "integrity" in stderr:
-            detail = "the key was not created by this TPM"
+            detail = "the key was not created by this TPM (or its files are damaged)"
         return KMSError(f"tpmkms: {tool}: {detail}")
 
     def transient(self) -> set[str]:
