@@ -9,6 +9,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -31,7 +32,15 @@ func main() {
 	app.UsageText = commands.AppCommand.UsageText
 	app.Version = version
 	app.Flags = commands.AppCommand.Flags
-	app.Action = commands.AppCommand.Action
+	// Run the start command as a subcommand would run, so that flags may come
+	// after the <config> argument (urfave/cli reorders them for commands only).
+	app.Action = func(_ *cli.Context) error {
+		set := flag.NewFlagSet(app.Name, flag.ContinueOnError)
+		if err := set.Parse(os.Args); err != nil {
+			return err
+		}
+		return commands.AppCommand.Run(cli.NewContext(app, set, nil))
+	}
 
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, err)
