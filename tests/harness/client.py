@@ -50,9 +50,7 @@ class SignResult:
         if self.certificate is None:
             return []
         try:
-            ext = self.certificate.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName
-            )
+            ext = self.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
             return []
         return [str(name.value) for name in ext.value]
@@ -130,6 +128,10 @@ class CAClient:
     root_path: Path
     http_timeout: float = 30.0
 
+    def __init__(self, url: str, root_path: Path | str) -> None:
+        self.url = url.rstrip("/")
+        self.root_path = Path(root_path)
+
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.root_path))
 
@@ -160,9 +162,7 @@ class CAClient:
     def get(self, path: str) -> Response:
         return self.request("GET", path)
 
-    def post(
-        self, path: str, json_body: Any, headers: dict[str, str] | None = None
-    ) -> Response:
+    def post(self, path: str, json_body: Any, headers: dict[str, str] | None = None) -> Response:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         body = None if json_body is None else json.dumps(json_body).encode()
         return self.request("POST", path, body, all_headers)
