@@ -56,7 +56,7 @@ mkdir -p "$build_dir/gopath" "$GOCACHE"
 
 tmp_out="$out.tmp.$$"
 trap 'rm -f "$tmp_out"' EXIT
-go build -trimpath -o "$tmp_out" "$main_go"
+go build -trimpath -ldflags="-s -w" -o "$tmp_out" "$main_go"
 mv -f "$tmp_out" "$out"
 trap - EXIT
 

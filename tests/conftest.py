@@ -27,9 +27,7 @@ def pystep_env(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
     step configuration never leaks into a test), puts <repo>/src first on
     PYTHONPATH, then applies ``env`` (a value of None removes that variable).
     """
-    base = {
-        k: v for k, v in os.environ.items() if k != "STEPPATH" and not k.startswith("STEP_")
-    }
+    base = {k: v for k, v in os.environ.items() if k != "STEPPATH" and not k.startswith("STEP_")}
     base["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p
     )
@@ -48,7 +46,7 @@ def run_pystep_cmd(
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 120.0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pystep *args``; returns the CompletedProcess (text, never raises on exit code)."""
+    """Run ``python -m pystep *args``; the CompletedProcess (text; never raises on exit code)."""
     return subprocess.run(
         [sys.executable, "-m", "pystep", *(os.fspath(a) for a in args)],
         env=pystep_env(env),

@@ -79,7 +79,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ca_config(pki: Pki, port: int, db_path: Path, provisioners: Sequence[Provisioner]) -> dict[str, Any]:
+def ca_config(
+    pki: Pki, port: int, db_path: Path, provisioners: Sequence[Provisioner]
+) -> dict[str, Any]:
     """A step-ca 0.19 ca.json; every path absolute (0.19 opens them relative to its cwd)."""
     return {
         "root": str(pki.root_cert),

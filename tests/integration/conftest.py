@@ -31,7 +31,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _no_ca(reason: str) -> None:
-    message = f"integration tests need a real step-ca 0.19: {reason}; to enable them, {HOW_TO_ENABLE}"
+    message = (
+        f"integration tests need a real step-ca 0.19: {reason}; to enable them, {HOW_TO_ENABLE}"
+    )
     if os.environ.get("CI") == "true":
         pytest.exit(f"CI=true and {message}", returncode=3)
     pytest.skip(message)

@@ -98,7 +98,9 @@ def test_provisioners_listing_is_paginated(step_ca: StepCA) -> None:
     assert names == list(step_ca.provisioners)  # every one, in ca.json order
     for expected in ("admin", "jwk-600k", "jwk-p384", "jwk-rsa", "pem-ec", "pem-ed25519"):
         assert expected in names
-    real = {p["name"]: p for p in json.loads(FIXTURE_CA_JSON.read_text())["authority"]["provisioners"]}
+    real = {
+        p["name"]: p for p in json.loads(FIXTURE_CA_JSON.read_text())["authority"]["provisioners"]
+    }
     listed = {p["name"]: p for p in step_ca.list_provisioners()}
     assert listed["admin"]["encryptedKey"] == real["admin"]["encryptedKey"]
     assert listed["admin"]["key"] == real["admin"]["key"]
@@ -113,9 +115,10 @@ def test_jwk_token_is_accepted_once(step_ca: StepCA, admin_key: jwk.JWK) -> None
     assert first.status == 201, (first.body, step_ca.log_tail())
     assert first.common_name == "harness.example.com"
     assert sorted(first.sans) == sorted(sans)
-    assert first.chain[1].subject == x509.load_pem_x509_certificate(
-        step_ca.pki.intermediate_cert.read_bytes()
-    ).subject
+    assert (
+        first.chain[1].subject
+        == x509.load_pem_x509_certificate(step_ca.pki.intermediate_cert.read_bytes()).subject
+    )
     replay = step_ca.sign(token, "harness.example.com", sans)
     assert replay.status == 401
     assert "token already used" in step_ca.log_tail(5)
@@ -167,7 +170,12 @@ def test_ssh_user_certificate(step_ca: StepCA, admin_key: jwk.JWK) -> None:
         }
     }
     token = make_token(
-        step_ca, "admin", admin_key, "alice@example.com", aud_path="/1.0/ssh/sign", extra={"step": step}
+        step_ca,
+        "admin",
+        admin_key,
+        "alice@example.com",
+        aud_path="/1.0/ssh/sign",
+        extra={"step": step},
     )
     result = step_ca.ssh_sign(token, "user", ["alice"], "alice@example.com", user_key.public_key())
     assert result.status == 201, (result.body, step_ca.log_tail())
