@@ -1,0 +1,1 @@
+"""pystep's tests; a package so that ``tests.harness`` can be imported."""
