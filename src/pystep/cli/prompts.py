@@ -28,14 +28,16 @@ class Terminal:
         self.out.write(text)
         self.out.flush()
 
-    def _readline(self, echo: bool) -> str:
+    def _readline(self, prompt: str, echo: bool) -> str:
         import termios
 
         old = termios.tcgetattr(self.fd)
         if not echo:
+            # Echo goes off before the prompt shows, so nothing typed after it is echoed.
             new = termios.tcgetattr(self.fd)
             new[3] &= ~termios.ECHO
             termios.tcsetattr(self.fd, termios.TCSAFLUSH, new)
+        self.write(prompt)
         try:
             buf = bytearray()
             while True:
@@ -60,12 +62,10 @@ class Terminal:
         return buf.decode("utf-8", "replace")
 
     def password(self, prompt: str) -> bytes:
-        self.write(f"{prompt}: ")
-        return self._readline(echo=False).rstrip().encode("utf-8")
+        return self._readline(f"{prompt}: ", echo=False).rstrip().encode("utf-8")
 
     def line(self, prompt: str) -> str:
-        self.write(f"{prompt}: ")
-        return self._readline(echo=True).strip()
+        return self._readline(f"{prompt}: ", echo=True).strip()
 
     def confirm(self, question: str) -> bool:
         for _ in range(3):

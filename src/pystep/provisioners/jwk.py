@@ -65,13 +65,13 @@ def prepare(record: ProvisionerRecord, ctx: MintContext) -> JWKMinter:
 def _provisioner_signer(record: ProvisionerRecord, ctx: MintContext) -> Signer:
     from pystep.keys.files import decrypt_jwk, signer_from_jwk
 
-    if ctx.ca is not None:
+    if ctx.ca is not None and record.raw.get("encryptedKey"):
         encrypted = ctx.ca.encrypted_key(record.kid)
     else:
         enc = record.raw.get("encryptedKey")
         if not isinstance(enc, str) or not enc:
             raise ProvisionerError(
-                f"provisioner '{record.kid}' does not have an 'encryptedKey' property",
+                f"provisioner '{record.name}' does not have an 'encryptedKey' property",
                 hint="use --key with the provisioner's private key",
             )
         encrypted = enc

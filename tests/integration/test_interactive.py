@@ -1,0 +1,115 @@
+"""The interactive parts on a real pseudo-terminal: masked password prompt (3 tries) and
+the arrow-key provisioner list. The child gets the pty as its controlling terminal, as a
+user's shell would give it, and stdout stays a pipe so that only the token lands there."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pystep.jose.jws import decode_compact
+from tests.conftest import SRC, pystep_env
+from tests.harness.stepca import StepCA
+
+
+class PtyRun:
+    def __init__(self, args: list[str]) -> None:
+        self.out_r, out_w = os.pipe()
+        pid, fd = pty.fork()
+        if pid == 0:  # child: stdout to the pipe, stdin/stderr on the pty
+            os.dup2(out_w, 1)
+            env = pystep_env({"PYTHONPATH": str(SRC)})
+            os.execve(sys.executable, [sys.executable, "-m", "pystep", *args], env)
+        os.close(out_w)
+        self.pid, self.fd = pid, fd
+        self.screen = b""
+
+    def expect(self, text: bytes, timeout: float = 30.0) -> None:
+        end = time.monotonic() + timeout
+        while text not in self.screen:
+            left = end - time.monotonic()
+            assert left > 0, f"timed out waiting for {text!r}; screen: {self.screen!r}"
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    self.screen += os.read(self.fd, 4096)
+                except OSError:
+                    break
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def finish(self) -> tuple[int, str]:
+        out = b""
+        while chunk := os.read(self.out_r, 65536):
+            out += chunk
+        while True:  # drain the pty so the child never blocks on it
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+                if not ready or not (data := os.read(self.fd, 4096)):
+                    break
+                self.screen += data
+            except OSError:
+                break
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status), out.decode()
+
+
+def _base(ca: StepCA) -> list[str]:
+    return ["ca", "token", "tty.example.com", "--ca-url", ca.url, "--root", str(ca.root_path)]
+
+
+def test_password_prompt_is_masked_and_retried(step_ca: StepCA) -> None:
+    run = PtyRun([*_base(step_ca), "--provisioner", "admin"])
+    run.expect(b"Please enter the password to decrypt the provisioner key: ")
+    run.send(b"wrong\r")
+    run.expect(b"Please enter the password to decrypt the provisioner key: \r\n")
+    run.send(b"password\r")
+    code, out = run.finish()
+    assert code == 0, run.screen
+    assert b"password" not in run.screen.replace(b"the password to", b"")  # never echoed
+    token = out.strip()
+    assert decode_compact(token).claims["iss"] == "admin"
+    assert step_ca.sign(token, "tty.example.com").status == 201
+
+
+def test_three_wrong_passwords_fail(step_ca: StepCA) -> None:
+    run = PtyRun([*_base(step_ca), "--provisioner", "admin"])
+    for _ in range(3):
+        run.expect(b"decrypt the provisioner key: ")
+        run.screen = b""
+        run.send(b"nope\r")
+    code, out = run.finish()
+    assert code == 1 and out == ""
+    assert b"failed to decrypt JWE: invalid password" in run.screen
+
+
+def test_arrow_key_provisioner_choice(step_ca: StepCA, tmp_path: Path) -> None:
+    # The list is every token provisioner in the CA's order; walk down to jwk-p384.
+    listed = [p["name"] for p in step_ca.list_provisioners() if p["type"] in ("JWK", "ACME")]
+    chosen = "jwk-p384"
+    run = PtyRun([*_base(step_ca), "--password-file", str(step_ca.password_file)])
+    run.expect(b"What provisioner key do you want to use?")
+    for _ in range(listed.index(chosen)):
+        run.send(b"\x1b[B")  # arrow down
+        time.sleep(0.05)
+    run.send(b"\r")
+    code, out = run.finish()
+    assert code == 0, run.screen
+    assert f"✔ Provisioner: {chosen} (JWK)".encode() in run.screen
+    assert decode_compact(out.strip()).claims["iss"] == chosen
+
+
+def test_no_terminal_never_prompts(step_ca: StepCA) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "pystep", *_base(step_ca), "--provisioner", "admin"],
+        env=pystep_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        start_new_session=True, timeout=60,
+    )
+    assert res.returncode == 1 and res.stdout == ""
+    assert "--password-file" in res.stderr
