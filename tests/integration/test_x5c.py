@@ -23,8 +23,12 @@ CN = extra.LEAF_CN
 
 def claims_of(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     head, body, _ = token.split(".")
-    dec = lambda s: json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))  # noqa: E731
-    return dec(head), dec(body)
+    return _b64json(head), _b64json(body)
+
+
+def _b64json(part: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return value
 
 
 def pystep_token(
