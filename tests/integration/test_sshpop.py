@@ -83,8 +83,9 @@ def test_sign_kinds_refused(
     step_ca: StepCA, run_pystep: RunPystep, tmp_path: Path, flags: list[str]
 ) -> None:
     host_cert(step_ca, run_pystep, tmp_path)
-    args: list[str | Path] = [*flags, "--provisioner", "sshpop", "--sshpop-cert", tmp_path / "host-cert.pub",
-            "--sshpop-key", tmp_path / "host"]
+    args: list[str | Path] = [*flags, "--provisioner", "sshpop",
+                              "--sshpop-cert", tmp_path / "host-cert.pub",
+                              "--sshpop-key", tmp_path / "host"]
     _fails(pystep_token(run_pystep, step_ca, HOST, *args), "SSHPOP", "--ssh")
 
 
