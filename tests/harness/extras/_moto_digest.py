@@ -49,9 +49,9 @@ def _rsa_sign(self: Any, message: bytes, signing_algorithm: str) -> bytes:
     return bytes(self.private_key.sign(message, pad, Prehashed(hash_alg)))
 
 
-responses.KmsResponse.sign = _response_sign
-kms_utils.ECDSAPrivateKey.sign = _ecdsa_sign
-kms_utils.RSAPrivateKey.sign = _rsa_sign
+setattr(responses.KmsResponse, "sign", _response_sign)  # noqa: B010
+setattr(kms_utils.ECDSAPrivateKey, "sign", _ecdsa_sign)  # noqa: B010
+setattr(kms_utils.RSAPrivateKey, "sign", _rsa_sign)  # noqa: B010
 
 if __name__ == "__main__":
     from moto.server import main
