@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +208,42 @@ def test_wrong_backend_key_is_refused_by_the_ca(
                  "--key", hsm["key"], "--kid", aws["kid"], provisioner="kms-awskms")  # fmt: skip
     assert _header(token)["kid"] == aws["kid"]
     assert step_ca.sign(token, subject).status == 401
+
+
+_X5C_CHILD = r"""
+import base64, json, secrets, sys, time
+from cryptography.hazmat.primitives.serialization import Encoding
+from pystep.jose.jws import sign_compact
+from pystep.kms import KmsOptions, load_certificates, open_signer
+
+kms, key, iss, sub, aud, sha = sys.argv[1:]
+opts = KmsOptions(kms_uri=kms)
+signer = open_signer(key, opts)
+chain = [base64.b64encode(c.public_bytes(Encoding.DER)).decode()
+         for c in load_certificates(key, opts)]
+now = int(time.time())
+claims = {"iss": iss, "sub": sub, "aud": aud, "sans": [sub], "sha": sha, "iat": now,
+          "nbf": now, "exp": now + 300, "jti": secrets.token_hex(32)}
+print(sign_compact({"x5c": chain}, claims, signer))
+"""
+
+
+def test_x5c_leaf_key_and_cert_in_pkcs11_library_level(
+    step_ca: StepCA, hsm: dict[str, Any]
+) -> None:
+    """Until the X5C provisioner lands: the leaf key signs in SoftHSM2 and the leaf
+    certificate comes from the token (pystep.kms.load_certificates), and step-ca's X5C
+    provisioner ``kms-x5c`` accepts the result. (A child process: python-pkcs11 keeps one
+    library per process.)"""
+    from tests.conftest import pystep_env
+
+    subject = "kms-x5c.example.com"
+    done = subprocess.run(
+        [sys.executable, "-c", _X5C_CHILD, hsm["kms_with_pin"], hsm["key"], "kms-x5c",
+         subject, f"{step_ca.url}/1.0/sign#x5c/kms-x5c", step_ca.root_fingerprint],
+        env=pystep_env(hsm["env"]), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert len(_header(token)["x5c"]) == 1
+    assert_accepted(step_ca, token, subject, None)
