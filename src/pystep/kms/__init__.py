@@ -86,8 +86,14 @@ def _not_a_kms_name(name: str) -> KMSError:
     return KMSError(f"{name} is not a file and not a KMS URI (known schemes: {known})")
 
 
+PATH_PREFIXES = ("/", "./", "../", "~")
+"""A name starting like this is a file path, never a KMS key name (even with --kms)."""
+
+
 def resolve(name: str, opts: KmsOptions) -> Resolved:
     """Pick the backend for ``name`` (see the module docstring for the rules)."""
+    if name.startswith(PATH_PREFIXES) and has_scheme(name) is None:
+        raise KMSError(f"open {name}: no such file or directory")
     kms = parse(opts.kms_uri) if opts.kms_uri else None
     if kms is not None and kms.scheme not in KNOWN_SCHEMES:
         raise _not_a_kms_name(opts.kms_uri or "")

@@ -181,10 +181,10 @@ def _key_template(key_uri: KmsUri, kms_uri: KmsUri | None) -> dict[Any, Any]:
 
 def _describe_key(key_uri: KmsUri, kms_uri: KmsUri | None) -> str:
     parts = []
-    key_id = param("id", key_uri, kms_uri)
+    key_id = param_bytes("id", key_uri, kms_uri)
     label = param("object", key_uri, kms_uri)
     if key_id is not None:
-        parts.append(f"id={key_id}")
+        parts.append(f"id={key_id.hex()}")
     if label is not None:
         parts.append(f"object={label}")
     return ";".join(parts)

@@ -1,0 +1,436 @@
+"""Provisioners whose keys live in KMS backends that run on this machine.
+
+Before the session CA starts, this module makes one signing key in each backend and adds
+a JWK provisioner whose ``key`` is that key's public JWK (kid = RFC 7638 thumbprint, no
+encryptedKey), so only a signature made *by the backend* can satisfy it:
+
+* ``kms-pkcs11``: EC P-256 generated inside a SoftHSM2 token (its own ``SOFTHSM2_CONF``
+  under ``<workdir>/kms/softhsm``); the token also holds a secp256k1 key (unsupported
+  type), and an X5C leaf certificate for the P-256 key (provisioner ``kms-x5c``);
+* ``kms-sshagent``: an OpenSSH ECDSA P-256 key made by ``ssh-keygen`` (tests load it into
+  their own ``ssh-agent``);
+* ``kms-tpm``: an ES256 key created with tpm2-tools in a software TPM (``swtpm``, one for
+  the session), in pystep's tpmkms key layout;
+* ``kms-awskms``: an ECC_NIST_P256 key in a moto server (one for the session), plus an
+  ECC_SECG_P256K1 key (unsupported type).
+
+The keys are made with the tools and libraries themselves (softhsm2-util and
+python-pkcs11 in a child process, ssh-keygen, tpm2-tools, boto3), never with pystep.
+
+What the tests need (URIs, environment, PINs) is in ``<workdir>/kms/state.json``, read
+with :func:`load_state`: one entry per backend, either the details or ``{"missing":
+reason}`` (a tool or package is not installed) or ``{"error": reason}`` (setup failed).
+A backend that cannot be set up never stops the session CA: only its tests fail or skip.
+
+Processes (swtpm, moto) run for the whole session: they are stopped by an ``atexit``
+handler, and get SIGTERM from the kernel if the test process dies first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.harness.pki import Pki
+
+STATE = "state.json"
+SOFTHSM_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+)
+HSM_TOKEN = "pystep-kms"
+HSM_PIN = "735911"  # distinctive, so tests can check it never reaches the output
+HSM_SO_PIN = "86420864"
+HSM_KEY_ID = "a1"
+HSM_K1_ID = "b2"
+AGENT_COMMENT = "pystep-kms-agent"
+TPM_KEY = "kms-tpm-key"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+Details = dict[str, Any]
+
+_PROCS: list[subprocess.Popen[bytes]] = []
+
+
+class Missing(Exception):
+    """A tool or package this backend needs is not installed."""
+
+
+def _stop_all() -> None:
+    while _PROCS:
+        proc = _PROCS.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+atexit.register(_stop_all)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
+    _PROCS.append(proc)
+
+
+def _wait_port(port: int, log: Path, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port}: {log.read_text()[-500:]}")
+
+
+def _free_port(pair: bool = False) -> int:
+    """A free loopback port (with ``pair``, P+1 is free too)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not pair:
+            return port
+        with socket.socket() as s2:
+            try:
+                s2.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def _need(*tools: str) -> None:
+    absent = [t for t in tools if shutil.which(t) is None]
+    if absent:
+        raise Missing(f"not installed: {', '.join(absent)}")
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+# --- PKCS#11 on SoftHSM2 -----------------------------------------------------------------
+
+_HSM_SCRIPT = r"""
+import datetime, json, sys
+import pkcs11
+from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
+from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+module, label, pin, key_id, k1_id, outdir = sys.argv[1:]
+out = {}
+tok = pkcs11.lib(module).get_token(token_label=label)
+with tok.open(user_pin=pin, rw=True) as s:
+    def gen(curve, kid):
+        params = s.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
+        pub, _ = params.generate_keypair(store=True, id=bytes.fromhex(kid), label=curve)
+        return serialization.load_der_public_key(encode_ec_public_key(pub))
+    p256 = gen("secp256r1", key_id)
+    gen("secp256k1", k1_id)
+    # an X5C chain: root (software) -> leaf whose key is the token's P-256 key
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    root = (x509.CertificateBuilder().subject_name(name("pystep KMS X5C Root"))
+            .issuer_name(name("pystep KMS X5C Root")).public_key(root_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                         False), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(name("kms-x5c.example.com"))
+            .issuer_name(root.subject).public_key(p256)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("kms-x5c.example.com")]),
+                           critical=False)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                         False), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    s.create_object({
+        Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+        Attribute.TOKEN: True, Attribute.ID: bytes.fromhex(key_id), Attribute.LABEL: "x5c-leaf",
+        Attribute.VALUE: leaf_der, Attribute.SUBJECT: leaf.subject.public_bytes(),
+    })
+pem = serialization.Encoding.PEM
+open(outdir + "/x5c-root.crt", "wb").write(root.public_bytes(pem))
+open(outdir + "/x5c-leaf.crt", "wb").write(leaf.public_bytes(pem))
+print(p256.public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+"""
+
+
+def setup_pkcs11(base: Path) -> tuple[Details, str]:
+    _need("softhsm2-util")
+    module = next((m for m in SOFTHSM_MODULES if os.path.exists(m)), None)
+    if module is None:
+        raise Missing("libsofthsm2.so not found (Debian package softhsm2)")
+    try:
+        import pkcs11  # noqa: F401
+    except ImportError:
+        raise Missing("python-pkcs11 is not installed") from None
+    d = base / "softhsm"
+    (d / "tokens").mkdir(parents=True, exist_ok=True)
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    _run(
+        ["softhsm2-util", "--init-token", "--free", "--label", HSM_TOKEN,
+         "--pin", HSM_PIN, "--so-pin", HSM_SO_PIN],
+        env,
+    )  # fmt: skip
+    # python-pkcs11 keeps one library per process: a child keeps ours out of pytest's.
+    public_pem = _run(
+        [sys.executable, "-c", _HSM_SCRIPT, module, HSM_TOKEN, HSM_PIN, HSM_KEY_ID, HSM_K1_ID,
+         str(d)],
+        env,
+    )  # fmt: skip
+    kms = f"pkcs11:module-path={module};token={HSM_TOKEN}"
+    return {
+        "env": {"SOFTHSM2_CONF": str(conf)},
+        "module": module,
+        "token": HSM_TOKEN,
+        "pin": HSM_PIN,
+        "kms": kms,
+        "kms_with_pin": f"{kms}?pin-value={HSM_PIN}",
+        "key": f"pkcs11:id=%{HSM_KEY_ID}",
+        "k1_key": f"pkcs11:id=%{HSM_K1_ID}",
+        "x5c_root": str(d / "x5c-root.crt"),
+        "x5c_leaf": str(d / "x5c-leaf.crt"),
+    }, public_pem
+
+
+# --- ssh-agent ---------------------------------------------------------------------------
+
+
+def setup_sshagent(base: Path) -> tuple[Details, str]:
+    _need("ssh-keygen", "ssh-agent", "ssh-add")
+    from cryptography.hazmat.primitives import serialization
+
+    d = base / "ssh"
+    d.mkdir(parents=True, exist_ok=True)
+    key = d / "id_ecdsa"
+    _run(["ssh-keygen", "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-C", AGENT_COMMENT,
+          "-f", str(key)])  # fmt: skip
+    public = serialization.load_ssh_public_key(key.with_suffix(".pub").read_bytes())
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {"key_file": str(key), "key": f"sshagentkms:{AGENT_COMMENT}"}, pem.decode()
+
+
+# --- TPM 2.0 on swtpm --------------------------------------------------------------------
+
+_PRIMARY = [
+    "-C", "o", "-g", "sha256", "-G", "ecc256:null:aes128cfb",
+    "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda",
+]  # fmt: skip
+
+
+def setup_tpm(base: Path) -> tuple[Details, str]:
+    _need("swtpm", "tpm2_createprimary", "tpm2_create", "tpm2_load", "tpm2_readpublic",
+          "tpm2_flushcontext", "tpm2_sign")  # fmt: skip
+    d = base / "tpm"
+    (d / "state").mkdir(parents=True, exist_ok=True)
+    storage = d / "keys"
+    storage.mkdir(exist_ok=True)
+    port = _free_port(pair=True)
+    log = d / "swtpm.log"
+    _spawn(
+        ["swtpm", "socket", "--tpm2",
+         "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+         "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+         "--tpmstate", f"dir={d / 'state'}", "--flags", "startup-clear"],
+        log,
+    )  # fmt: skip
+    _wait_port(port, log, "swtpm")
+    tcti = f"swtpm:host=127.0.0.1,port={port}"
+    env = {**os.environ, "TPM2TOOLS_TCTI": tcti}
+    work = d / "work"
+    work.mkdir(exist_ok=True)
+    pub, priv = storage / f"{TPM_KEY}.pub", storage / f"{TPM_KEY}.priv"
+    primary, key_ctx, pem = work / "primary.ctx", work / "key.ctx", work / "key.pem"
+    steps = [
+        ["tpm2_createprimary", "-Q", *_PRIMARY, "-c", str(primary)],
+        ["tpm2_create", "-Q", "-C", str(primary), "-G", "ecc256:ecdsa-sha256",
+         "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign",
+         "-u", str(pub), "-r", str(priv)],
+        ["tpm2_load", "-Q", "-C", str(primary), "-u", str(pub), "-r", str(priv),
+         "-c", str(key_ctx)],
+        ["tpm2_readpublic", "-Q", "-c", str(key_ctx), "-f", "pem", "-o", str(pem)],
+    ]  # fmt: skip
+    for argv in steps:  # no resource manager: flush what each tool leaves loaded
+        _run(argv, env)
+        _run(["tpm2_flushcontext", "-t"], env)
+    kms = f"tpmkms:device={tcti};storage-directory={storage}"
+    return {"tcti": tcti, "storage": str(storage), "kms": kms,
+            "key": f"tpmkms:name={TPM_KEY}"}, pem.read_text()  # fmt: skip
+
+
+# --- AWS KMS on moto ---------------------------------------------------------------------
+
+
+def setup_awskms(base: Path) -> tuple[Details, str]:
+    try:
+        import boto3
+        import moto.server  # noqa: F401
+    except ImportError:
+        raise Missing("boto3 and moto[server] are needed") from None
+    from cryptography.hazmat.primitives import serialization
+
+    d = base / "aws"
+    d.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log = d / "moto.log"
+    # moto's server, fixed to sign MessageType=DIGEST as AWS does (see _moto_digest.py)
+    argv = [sys.executable, "-m", "tests.harness.extras._moto_digest", "-H", "127.0.0.1",
+            "-p", str(port)]  # fmt: skip
+    repo = str(Path(__file__).resolve().parents[3])
+    pythonpath = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    _spawn(argv, log, env={**os.environ, "PYTHONPATH": pythonpath})
+    _wait_port(port, log, "moto server", timeout=60)
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    def create(spec: str) -> str:
+        meta = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec=spec)["KeyMetadata"]
+        return str(meta["KeyId"])
+
+    key_id, k1_id = create("ECC_NIST_P256"), create("ECC_SECG_P256K1")
+    der = client.get_public_key(KeyId=key_id)["PublicKey"]
+    pem = serialization.load_der_public_key(der).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        "env": {**AWS_ENV, "AWS_ENDPOINT_URL_KMS": endpoint},
+        "kms": f"awskms:region={AWS_ENV['AWS_DEFAULT_REGION']}",
+        "key": f"awskms:key-id={key_id}",
+        "key_id": key_id,
+        "k1_key": f"awskms:key-id={k1_id}",
+    }, pem.decode()
+
+
+# --- the provisioners --------------------------------------------------------------------
+
+SETUPS: dict[str, Callable[[Path], tuple[Details, str]]] = {
+    "pkcs11": setup_pkcs11,
+    "sshagent": setup_sshagent,
+    "tpm": setup_tpm,
+    "awskms": setup_awskms,
+}
+
+
+def public_jwk(public_pem: str) -> dict[str, Any]:
+    """The provisioner ``key``: public JWK with kid = thumbprint (made with jwcrypto)."""
+    from jwcrypto import jwk
+
+    key = jwk.JWK.from_pem(public_pem.encode())
+    return {"use": "sig", "alg": "ES256", "kid": key.thumbprint(), **key.export_public(True)}
+
+
+def provisioners(workdir: Path, pki: Pki) -> list[dict[str, Any]]:
+    base = workdir / "kms"
+    base.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Details] = {}
+    provs: list[dict[str, Any]] = []
+    for name, setup in SETUPS.items():
+        try:
+            details, pem = setup(base)
+        except Missing as exc:
+            state[name] = {"missing": str(exc)}
+            continue
+        except Exception as exc:  # one broken backend must not stop the session CA
+            state[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        key = public_jwk(pem)
+        details["provisioner"] = f"kms-{name}"
+        details["kid"] = key["kid"]
+        state[name] = details
+        provs.append({"type": "JWK", "name": f"kms-{name}", "key": key,
+                      "claims": {"enableSSHCA": True}})  # fmt: skip
+    pk = state.get("pkcs11", {})
+    if "x5c_root" in pk:
+        roots = Path(pk["x5c_root"]).read_bytes()
+        provs.append({"type": "X5C", "name": "kms-x5c",
+                      "roots": base64.b64encode(roots).decode()})  # fmt: skip
+    (base / STATE).write_text(json.dumps(state, indent=2) + "\n")
+    return provs
+
+
+def load_state(workdir: Path) -> dict[str, Details]:
+    """What :func:`provisioners` wrote for the CA whose work dir is ``workdir``."""
+    result: dict[str, Details] = json.loads((workdir / "kms" / STATE).read_text())
+    return result
+
+
+def require(workdir: Path, name: str) -> Details:
+    """The details of backend ``name`` for a test; a backend that could not be set up
+    fails the test when a tool is missing on CI (CI=true) or on any setup error, and
+    skips it when a tool is missing elsewhere."""
+    import pytest
+
+    details = load_state(workdir).get(name)
+    if details is None:
+        pytest.fail(f"kms extras: no state for backend {name}")
+    if "error" in details:
+        pytest.fail(f"kms extras: {name} setup failed: {details['error']}")
+    if "missing" in details:
+        message = f"kms extras: {name} unavailable: {details['missing']}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    return details
