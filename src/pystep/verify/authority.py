@@ -66,9 +66,17 @@ def _load_pem_certs(path: str) -> list[x509.Certificate]:
         raise ConfigError(f"error parsing {path}: {exc}") from None
 
 
-def _ssh_pub_wire(path: str) -> list[bytes]:
-    """The public half of an SSH CA key file: ``<path>.pub`` when it exists."""
-    for candidate in (path + ".pub", path):
+def _ssh_pub_wire(path: str, config_dir: str) -> list[bytes]:
+    """The public half of an SSH CA key named in ca.json: ``<path>.pub``, or step's layout
+    (``certs/<name>.pub`` beside ``secrets/``), or ``<name>.pub`` beside ca.json."""
+    base = os.path.basename(path)
+    candidates = (
+        path + ".pub",
+        os.path.join(os.path.dirname(os.path.dirname(path)), "certs", base + ".pub"),
+        os.path.join(config_dir, base + ".pub"),
+        os.path.join(os.path.dirname(config_dir), "certs", base + ".pub"),
+    )
+    for candidate in candidates:
         try:
             with open(candidate, "rb") as fh:
                 fields = fh.read(64 << 10).split()
@@ -94,24 +102,28 @@ def from_ca_config(path: str, root: str | None = None) -> Authority:
     root_path = root or (offline.root if os.path.exists(offline.root) else None)
     roots = _load_pem_certs(root_path) if root_path else []
     ssh = cfg.get("ssh") if isinstance(cfg.get("ssh"), dict) else None
-    user_keys: list[bytes] = []
-    host_keys: list[bytes] = []
+    user_keys: list[bytes] | None = []
+    host_keys: list[bytes] | None = []
+    config_dir = os.path.dirname(os.path.abspath(path))
     if isinstance(ssh, dict):
-        if isinstance(ssh.get("userKey"), str):
-            user_keys += _ssh_pub_wire(ssh["userKey"])
-        if isinstance(ssh.get("hostKey"), str):
-            host_keys += _ssh_pub_wire(ssh["hostKey"])
-        for extra in ssh.get("keys") or []:
-            if isinstance(extra, dict) and not extra.get("federated"):
-                pass  # JWK-form extra SSH keys: not read (rare); see the report
+        for name, out in (("userKey", user_keys), ("hostKey", host_keys)):
+            key_path = ssh.get(name)
+            if isinstance(key_path, str) and key_path:
+                found = _ssh_pub_wire(key_path, config_dir)
+                if not found:  # configured, but its public half is not readable here
+                    user_keys, host_keys = None, None
+                    break
+                assert out is not None
+                out += found
+        # ssh.keys[] (extra JWK-form SSH keys) are not read: rare; see docs.
     claims = auth.get("claims")
     return Authority(
         provisioners=offline.provisioners,
         dns_names=offline.dns_names,
         dns_source="ca.json",
         roots=roots,
-        ssh_user_keys=user_keys if ssh else [],
-        ssh_host_keys=host_keys if ssh else [],
+        ssh_user_keys=user_keys,
+        ssh_host_keys=host_keys,
         disable_iat_check=bool(auth.get("disableIssuedAtCheck", False)),
         global_claims=claims if isinstance(claims, dict) else {},
     )
