@@ -247,3 +247,30 @@ def test_without_binary_ci_fails_loudly(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "skipped" not in run.stdout
     assert "CI=true" in run.stdout + run.stderr
+
+
+def test_custom_provisioner_list_and_extra(step_ca: StepCA, tmp_path: Path) -> None:
+    """A second, separate CA built from an explicit list plus `extra` entries."""
+    from tests.harness.provisioners import corpus_provisioners, make_jwk_provisioner_p2c
+    from tests.harness.stepca import start_step_ca
+
+    extra = make_jwk_provisioner_p2c("tiny", tmp_path, p2c=1000)
+    with start_step_ca(
+        tmp_path, provisioners=corpus_provisioners(["admin"]), extra=[extra], discover_extras=False
+    ) as ca:
+        assert ca.url != step_ca.url
+        assert [p["name"] for p in ca.list_provisioners()] == ["admin", "tiny"]
+        key = decrypt_provisioner_key(extra["encryptedKey"])
+        token = make_token(ca, "tiny", key, "tiny.example.com", sans=["tiny.example.com"])
+        assert ca.sign(token, "tiny.example.com").status == 201
+    assert not ca.is_running()
+
+
+def test_bad_config_fails_with_the_ca_log(tmp_path: Path) -> None:
+    from tests.harness.stepca import StepCAError, start_step_ca
+
+    broken = {"type": "JWK", "name": "broken"}  # no key: step-ca refuses to start
+    with pytest.raises(StepCAError) as err:
+        start_step_ca(tmp_path, provisioners=[broken], discover_extras=False, timeout=20)
+    assert "exited with code" in str(err.value)
+    assert "step-ca.log" in str(err.value)

@@ -20,8 +20,9 @@ What users of step can type, and how we read it:
   positional ``1461033496`` (step would stop parsing flags there).
 * ``--`` ends the flags; a lone ``-`` is a positional; there is no bundling of short flags.
 * Repeating a list flag accumulates; repeating a string or bool flag keeps the last value.
-* Using two different names of one flag (``--provisioner a --issuer b``, ``-n x
-  --principal y``) is an error, as in urfave: ``Cannot use two forms of the same flag``.
+* Using two different names of one string or bool flag (``--provisioner a --issuer b``)
+  is an error, as in urfave: ``Cannot use two forms of the same flag``. Unlike urfave,
+  the names of a list flag accumulate (``-n alice --principal bob`` gives both).
 * ``-h``/``--help`` (also ``-help``, ``--h``) stops parsing and asks for help.
 
 Deliberate differences from step, all in the direction of clearer behaviour:
@@ -234,6 +235,8 @@ def parse_args(argv: Sequence[str], specs: Iterable[FlagSpec]) -> RawArgs:
 def _check_single_form(index: _Specs, forms: Mapping[str, set[str]]) -> None:
     """urfave's check, made after parsing: one flag, one of its names."""
     for spec in index.specs:
+        if spec.kind == "list":
+            continue  # -n a --principal b: both principals, not an error
         typed = [name for name in spec.names if name in forms.get(spec.name, ())]
         if len(typed) > 1:
             # urfave names the second declared name first, then the first one.

@@ -235,23 +235,31 @@ def passwords_for(args: ParsedArgs, ui: UI) -> Any:
 
 
 def root_sha_of(path: str) -> str:
-    """The ``sha`` claim from a root file holding exactly one certificate (PEM or DER)."""
+    """The ``sha`` claim from a root file holding exactly one certificate (PEM or DER).
+
+    The PEM is decoded by hand: parsing the certificate would import cryptography's X.509
+    module, which costs more start-up time than the whole rest of a JWK token."""
+    import base64
+    import binascii
+
     from pystep.claims import root_sha
 
     data = _read_small(path, 4 << 20)
-    if b"-----BEGIN" in data:
-        count = data.count(b"-----BEGIN ")
-        if count > 1:
-            raise InputError(f"error decoding {path}: contains more than one PEM encoded block")
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        try:
-            der = x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
-        except ValueError as exc:
-            raise InputError(f"error decoding {path}: {exc}") from None
-        return root_sha(der)
-    return root_sha(data)
+    if b"-----BEGIN" not in data:
+        return root_sha(data)
+    if data.count(b"-----BEGIN ") > 1:
+        raise InputError(f"error decoding {path}: contains more than one PEM encoded block")
+    begin = data.index(b"-----BEGIN ")
+    header_end = data.find(b"-----", begin + 11)
+    end = data.find(b"-----END ", header_end + 5)
+    label = data[begin + 11 : header_end].strip()
+    if header_end < 0 or end < 0 or label != b"CERTIFICATE":
+        raise InputError(f"error decoding {path}: not a PEM certificate")
+    try:
+        der = base64.b64decode(b"".join(data[header_end + 5 : end].split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"error decoding {path}: invalid PEM data") from None
+    return root_sha(der)
 
 
 def select_provisioner(

@@ -49,8 +49,8 @@ def authorize(ctx: Ctx) -> None:
     rec.warn("revocation", "the CA refuses a revoked certificate; the verifier cannot see its "
              "revocation list")
     if ctx.op in (Operation.SSH_REVOKE, Operation.SSH_REKEY):
-        rec.require(ctx.now >= cert.valid_after, "sshpop validity",
-                    "sshpop certificate validAfter is in the future")
+        if ctx.now < cert.valid_after:
+            raise rec.fail("sshpop validity", "sshpop certificate validAfter is in the future")
         rec.require(cert.valid_before >= _INFINITY or ctx.now < cert.valid_before,
                     "sshpop validity", "sshpop certificate validBefore is in the past",
                     reason_ok="certificate currently valid")

@@ -52,8 +52,10 @@ def test_lookup_by_fragment_and_by_iss_kid() -> None:
 def test_claim_types_as_go_reads_them() -> None:
     c = parse_claims({"iss": "a", "aud": "x", "exp": 10.5, "sans": ["a"], "SUB": "s"})
     assert c.aud == ["x"] and c.exp == 10.5 and c.sub == "s"
-    bads: list[dict[str, object]] = [{"sans": "a"}, {"exp": "1"}, {"aud": 3}, {"aud": ["a", 1]}, {"iss": 1},
-            {"nbf": True}, {"jti": []}]
+    bads: list[dict[str, object]] = [
+        {"sans": "a"}, {"exp": "1"}, {"aud": 3}, {"aud": ["a", 1]}, {"iss": 1},
+        {"nbf": True}, {"jti": []},
+    ]
     for bad in bads:
         with pytest.raises(ValueError):
             parse_claims(bad)
