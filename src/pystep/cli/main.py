@@ -12,6 +12,8 @@ NAME
 
 USAGE
   pystep ca token <subject> [flags]     mint a token (see pystep ca token --help)
+  pystep ca inspect-token [TOKEN|-]      show a token's header and claims
+  pystep ca verify-token [TOKEN|-]       predict step-ca's verdict, check by check
   pystep version                         print the version
 
 Set STEPDEBUG=1 to see a traceback when something fails.
@@ -34,6 +36,11 @@ def _dispatch(argv: Sequence[str]) -> int:
             from pystep.cli.token_cmd import run
 
             return run(args[2:], os.environ)
+        if sub in ("inspect-token", "verify-token"):
+            from pystep.cli import inspect_cmd
+
+            cmd = inspect_cmd.run_inspect if sub == "inspect-token" else inspect_cmd.run_verify
+            return cmd(args[2:], os.environ)
         if sub in ("", "-h", "--help", "help"):
             sys.stdout.write(TOP_HELP)
             return 0

@@ -1,0 +1,79 @@
+"""``inspect_token``: a token's header and claims, times in human and relative form, and
+the provisioner kind the header suggests. No key and no CA needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pystep.jose.jws import decode_compact
+from pystep.verify.audience import fragment_of
+from pystep.verify.claims import relative
+
+
+def guess_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """The provisioner kind a token's header (and issuer) points to."""
+    if "x5cInsecure" in header:
+        return "renew (x5cInsecure)"
+    for field, kind in (("x5c", "X5C"), ("sshpop", "SSHPOP"), ("nebula", "Nebula")):
+        if field in header:
+            return kind
+    iss = claims.get("iss")
+    if iss == "kubernetes/serviceaccount":
+        return "K8sSA"
+    if iss == "ec2.amazonaws.com":
+        return "AWS"
+    if iss == "https://accounts.google.com" and isinstance(claims.get("google"), dict):
+        return "GCP"
+    if isinstance(iss, str) and ("sts.windows.net" in iss or "microsoftonline" in iss) and (
+            "xms_mirid" in claims):
+        return "Azure"
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)] \
+        if isinstance(aud, list) else []
+    frag = fragment_of(auds)
+    if frag:
+        return frag.split("/", 1)[0].upper().replace("K8SSA", "K8sSA")
+    if isinstance(iss, str) and iss.startswith("https://"):
+        return "OIDC"
+    if "kid" in header:
+        return "JWK"
+    return "unknown"
+
+
+def _time(value: Any, now: float) -> dict[str, Any] | Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        text = datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return value
+    return {"unix": value, "time": text, "relative": relative(float(value), now)}
+
+
+def inspect_token(token: str, now: float | None = None) -> dict[str, Any]:
+    """{"header", "claims", "times", "kind", "operation"}; raises InputError if unparsable."""
+    import time
+
+    moment = time.time() if now is None else now
+    decoded = decode_compact(token)
+    claims = decoded.claims
+    times = {k: _time(claims[k], moment) for k in ("iat", "nbf", "exp") if k in claims}
+    summary = ""
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        summary = ("expires " if exp >= moment else "expired ") + relative(float(exp), moment)
+    aud = claims.get("aud")
+    first = aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) and aud else "")
+    op = ""
+    if isinstance(first, str) and "://" in first:
+        path = first.split("://", 1)[1].partition("/")[2].split("#")[0]
+        op = path.removeprefix("1.0/").replace("/", "-")
+    return {
+        "header": decoded.header,
+        "claims": claims,
+        "times": times,
+        "validity": summary,
+        "kind": guess_kind(decoded.header, claims),
+        "operation": op,
+    }
