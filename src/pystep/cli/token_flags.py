@@ -120,8 +120,8 @@ TOKEN_FLAGS: tuple[FlagSpec, ...] = (
     FlagSpec(("batch",), S, placeholder="file", from_config=False,
              help="(pystep) Mint one token per line of <file> (\"-\" reads stdin): a "
              "subject, or a JSON object with subject, sans, principals, ssh, host, revoke, "
-             "not-before, not-after, cert-not-before, cert-not-after, set. Flags give the defaults; one provisioner lookup and one key "
-             "decryption for the whole batch."),
+             "not-before, not-after, cert-not-before, cert-not-after, set. Flags give the "
+             "defaults; one provisioner lookup and one key decryption for the whole batch."),
     FlagSpec(("format",), S, placeholder="text|json", help="(pystep) Output format: text "
              "(the token) or json ({\"token\", \"header\", \"claims\"}; with --batch one "
              "{\"line\", \"subject\", \"token\", \"expires\"} object per line)."),
