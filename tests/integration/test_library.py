@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import re
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -12,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pystep.errors import CAError, PasswordError
 from pystep.session import TokenSession
 from tests.harness.stepca import StepCA
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _log_size(ca: StepCA) -> int:
@@ -87,3 +90,28 @@ def test_session_docstring_examples(step_ca: StepCA) -> None:
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def _code_blocks(path: str) -> list[str]:
+    text = (REPO / path).read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+
+
+
+def test_docs_library_examples_run(step_ca: StepCA, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = _code_blocks("docs/library.md")
+    assert len(blocks) >= 4
+    for block in blocks:
+        namespace = {
+            "ca_url": step_ca.url,
+            "root": str(step_ca.root_path),
+            "password_file": str(step_ca.password_file),
+            "steppath": str(step_ca.steppath),
+        }
+        exec(compile(block, "docs/library.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "use password= or password_file=" in out
+    assert "failed to decrypt JWE: invalid password" in out
+    assert "line 3: requested token validity is too long" in out
