@@ -13,13 +13,13 @@ from typing import Any
 from pystep.cli.grammar import ParsedArgs
 from pystep.errors import InputError, ProvisionerError, UsageError
 from pystep.provisioners.base import (
-    Audience,
     Credentials,
     MintContext,
     Minter,
     ProvisionerRecord,
 )
 from pystep.request import TokenKind, TokenRequest
+from pystep.session import TokenSession
 
 COMMAND = "step ca token"
 USAGE = "pystep ca token <subject> [flags]"
@@ -40,10 +40,22 @@ class UI:
 def _check_flags(args: ParsedArgs) -> None:
     """step's checks before anything else, in step's order (spec client.md §2)."""
     n = len(args.positionals)
-    if n < 1:
+    if args.string("batch"):
+        if n:
+            raise UsageError("flag '--batch' is incompatible with the <subject> argument")
+    elif n < 1:
         raise UsageError(f"not enough positional arguments were provided in '{COMMAND} <subject>'")
     if n > 1:
         raise UsageError(f"too many positional arguments were provided in '{COMMAND} <subject>'")
+    fmt = args.string("format") or "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"invalid value '{fmt}' for flag '--format'")
+    if args.flag("fail-fast") and not args.string("batch"):
+        raise UsageError("flag '--fail-fast' requires the '--batch' flag")
+    if args.string("batch") == "-" and "-" in (
+        args.string("password-file"), args.string("provisioner-password-file")
+    ):
+        raise UsageError("flag '--batch' and the password file cannot both read stdin ('-')")
     sans = args.strings("san")
     for flag in ("ssh", "host", "principal"):
         if sans and args.value(flag):
@@ -178,7 +190,7 @@ def build_request(args: ParsedArgs, kind: TokenKind, *, online: bool) -> TokenRe
     not_before, not_after = _validity(args, now)
     cert_nb, cert_na = _cert_validity(args)
     return TokenRequest(
-        subject=args.positionals[0],
+        subject=args.positionals[0] if args.positionals else "",
         kind=kind,
         sans=sans,
         principals=tuple(args.strings("principal") or ()),
@@ -234,49 +246,7 @@ def passwords_for(args: ParsedArgs, ui: UI) -> Any:
     )
 
 
-def root_sha_of(path: str) -> str:
-    """The ``sha`` claim from a root file holding exactly one certificate (PEM or DER).
-
-    The PEM is decoded by hand: parsing the certificate would import cryptography's X.509
-    module, which costs more start-up time than the whole rest of a JWK token."""
-    import base64
-    import binascii
-
-    from pystep.claims import root_sha
-
-    data = _read_small(path, 4 << 20)
-    if b"-----BEGIN" not in data:
-        return root_sha(data)
-    if data.count(b"-----BEGIN ") > 1:
-        raise InputError(f"error decoding {path}: contains more than one PEM encoded block")
-    begin = data.index(b"-----BEGIN ")
-    header_end = data.find(b"-----", begin + 11)
-    end = data.find(b"-----END ", header_end + 5)
-    label = data[begin + 11 : header_end].strip()
-    if header_end < 0 or end < 0 or label != b"CERTIFICATE":
-        raise InputError(f"error decoding {path}: not a PEM certificate")
-    try:
-        der = base64.b64decode(b"".join(data[header_end + 5 : end].split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError(f"error decoding {path}: invalid PEM data") from None
-    return root_sha(der)
-
-
-def select_provisioner(
-    records: Sequence[ProvisionerRecord], args: ParsedArgs, ui: UI
-) -> ProvisionerRecord:
-    from pystep.provisioners.select import Filters, candidates, choose
-
-    name_flag = "--provisioner"
-    found = candidates(
-        records,
-        Filters(
-            only_type=type_filter(args),
-            kid=args.string("kid") or None,
-            name=args.string("provisioner") or None,
-            name_flag=name_flag,
-        ),
-    )
+def select_provisioner(session: TokenSession, args: ParsedArgs, ui: UI) -> ProvisionerRecord:
     chooser = None
     if ui.tty is not None:
         tty = ui.tty
@@ -287,13 +257,19 @@ def select_provisioner(
             )
             return items[index]
 
-    record = choose(found, chooser=chooser)
+    record = session.select(
+        name=args.string("provisioner") or None,
+        kid=args.string("kid") or None,
+        only_type=type_filter(args),
+        chooser=chooser,
+    )
     ui.notify(f"✔ Provisioner: {record.label}")
     return record
 
 
 def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, TokenRequest]:
-    """Everything between the parsed flags and a ready Minter (online or offline)."""
+    """Everything between the parsed flags and a ready Minter (online or offline): the
+    flags become a :class:`TokenSession` and its calls, in step's order of checks."""
     from pystep.config import normalize_ca_url
 
     _check_flags(args)
@@ -310,52 +286,35 @@ def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, 
         root = env.default_root
     req = build_request(args, kind, online=not offline)
 
-    ctx = MintContext(
-        audience=Audience(ca_url or "https://"),
-        root_path=root,
-        credentials=credentials(args),
-        passwords=passwords_for(args, ui),
-        interactive=ui.tty is not None,
+    ca_config = args.string("ca-config") or env.default_ca_config
+    session = TokenSession(
+        ca_url=ca_url,
+        root=root,
         offline=offline,
-        extra={"steppath": env.base_path, "notify": ui.notify},
+        ca_config=ca_config if offline and ca_config and os.path.exists(ca_config) else None,
+        steppath=env.base_path,
+        notify=ui.notify,
     )
+    pin_prompter = None
     if ui.tty is not None:
         tty = ui.tty
-        ctx.extra["pin_prompter"] = lambda prompt: tty.password(prompt).decode()
 
-    if not offline:
-        from pystep.ca.client import CAClient
+        def pin_prompter(prompt: str) -> str:
+            return str(tty.password(prompt).decode())
 
-        ctx.root_sha = root_sha_of(root)
-        if kind is TokenKind.RENEW:
-            return _renew_minter(ctx), kind, req
-        ctx.ca = CAClient(ca_url, root)
-        record = select_provisioner(ctx.ca.provisioners(), args, ui)
-        return _prepare(record, ctx), kind, req
-
-    ca_config = args.string("ca-config") or env.default_ca_config
-    if ca_config and os.path.exists(ca_config):
-        from pystep.ca.offline import load_ca_config
-
-        offline_ca = load_ca_config(ca_config)
-        ctx.audience = Audience(offline_ca.base_url, versioned=False)
-        sha_root = offline_ca.root if os.path.exists(offline_ca.root) else root
-        ctx.root_sha = root_sha_of(sha_root)
-        if kind is TokenKind.RENEW:
-            return _renew_minter(ctx), kind, req
-        record = select_provisioner(offline_ca.provisioners, args, ui)
+    ctx = session.context(
+        credentials=credentials(args),
+        passwords=passwords_for(args, ui),
+        pin_prompter=pin_prompter,
+    )
+    ctx.interactive = ui.tty is not None
+    if kind is TokenKind.RENEW:
+        return _renew_minter(ctx), kind, req
+    if not session.standalone:
+        record = select_provisioner(session, args, ui)
         return _prepare(record, ctx), kind, req
 
     # Offline without ca.json: --key signs, --issuer names the issuer.
-    ctx.root_sha = root_sha_of(root)
-    if not ca_url:
-        raise UsageError(
-            "flag '--offline' without a ca.json requires the '--ca-url' flag",
-            hint="the token's audience is made from it (step would write 'https:///1.0/sign', "
-            "which the CA refuses)",
-        )
-    if kind is TokenKind.RENEW:
-        return _renew_minter(ctx), kind, req
     if type_filter(args) is not None:
         raise UsageError(
             f"{type_filter(args)} tokens cannot be made offline without a ca.json",
@@ -408,7 +367,18 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     ui.tty = tty
 
     minter, kind, req = make_minter(args, env, ui)
-    if not req.subject and tty is not None:
+    if args.string("batch"):
+        from pystep.cli.batch_cmd import run_batch
+
+        return run_batch(args, minter, req, ui)
+    if not req.subject:
+        if tty is None:
+            from pystep.errors import InteractionRequired
+
+            raise InteractionRequired(
+                "the subject is empty and pystep cannot prompt for it",
+                hint="give the subject as the <subject> argument",
+            )
         question = (
             "What user principal would you like to use? (e.g. alice)"
             if kind is TokenKind.SSH_USER_SIGN
@@ -419,22 +389,38 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
 
         req = replace(req, subject=tty.line(question))
     token = minter.mint(req)
+    text = render_token_json(token) if args.string("format") == "json" else token
+    emit(args, text, ui)
+    return 0
 
+
+def render_token_json(token: str) -> str:
+    """``--format json``: ``{"token": …, "header": …, "claims": …}`` on one line."""
+    from pystep.jose.jws import decode_compact
+
+    decoded = decode_compact(token)
+    return json.dumps(
+        {"token": token, "header": decoded.header, "claims": decoded.claims},
+        ensure_ascii=False,
+    )
+
+
+def emit(args: ParsedArgs, text: str, ui: UI) -> None:
+    """stdout, or ``--output-file`` (0600; an existing file only with --force or a yes)."""
     out = args.string("output-file")
     if out:
         from pystep.cli.output import write_token_file
 
         write_token_file(
             out,
-            token,
+            text,
             force=bool(args.flag("f")),
-            confirm=tty.confirm if tty is not None else None,
+            confirm=ui.tty.confirm if ui.tty is not None else None,
         )
     else:
         from pystep.cli.output import print_stdout
 
-        print_stdout(token)
-    return 0
+        print_stdout(text)
 
 
 def _truthy(value: object) -> bool:

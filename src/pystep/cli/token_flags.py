@@ -117,6 +117,16 @@ TOKEN_FLAGS: tuple[FlagSpec, ...] = (
              "data (the 'user' claim)."),
     FlagSpec(("console",), B, help="(pystep) OIDC: use the device flow, for machines without "
              "a browser."),
+    FlagSpec(("batch",), S, placeholder="file", from_config=False,
+             help="(pystep) Mint one token per line of <file> (\"-\" reads stdin): a "
+             "subject, or a JSON object with subject, sans, principals, ssh, host, revoke, "
+             "not-before, not-after, cert-not-before, cert-not-after, set. Flags give the "
+             "defaults; one provisioner lookup and one key decryption for the whole batch."),
+    FlagSpec(("format",), S, placeholder="text|json", help="(pystep) Output format: text "
+             "(the token) or json ({\"token\", \"header\", \"claims\"}; with --batch one "
+             "{\"line\", \"subject\", \"token\", \"expires\"} object per line)."),
+    FlagSpec(("fail-fast",), B, help="(pystep) With --batch, stop at the first bad line "
+             "(otherwise every line is tried; the exit status is 1 if any failed)."),
     FlagSpec(("non-interactive",), B, help="(pystep) Never prompt; fail naming the flag that "
              "would supply the answer. Also automatic without a terminal."),
 )
