@@ -48,7 +48,9 @@ def refused(res: subprocess.CompletedProcess[str], message: str) -> None:
 @pytest.mark.parametrize(
     "provisioner", ["admin", "jwk-600k", "jwk-p384", "jwk-p521", "jwk-ed25519", "jwk-rsa"]
 )
-def test_online_sign_each_key_type(step_ca: StepCA, run_pystep: RunPystep, provisioner: str) -> None:
+def test_online_sign_each_key_type(
+    step_ca: StepCA, run_pystep: RunPystep, provisioner: str
+) -> None:
     res = run_pystep(
         *online(step_ca, "svc.example.com", "--provisioner", provisioner,
                 "--provisioner-password-file", str(step_ca.password_file)),
