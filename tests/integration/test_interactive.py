@@ -4,9 +4,11 @@ user's shell would give it, and stdout stays a pipe so that only the token lands
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -28,26 +30,52 @@ class PtyRun:
         os.close(out_w)
         self.pid, self.fd = pid, fd
         self.screen = b""
+        self.seen = 0
 
     def expect(self, text: bytes, timeout: float = 30.0) -> None:
+        """Wait until ``text`` shows on the terminal after what earlier expects consumed."""
         end = time.monotonic() + timeout
-        while text not in self.screen:
+        while text not in self.screen[self.seen :]:
             left = end - time.monotonic()
-            assert left > 0, f"timed out waiting for {text!r}; screen: {self.screen!r}"
+            if left <= 0:
+                self.kill()
+                raise AssertionError(f"timed out waiting for {text!r}; screen: {self.screen!r}")
             ready, _, _ = select.select([self.fd], [], [], left)
             if ready:
                 try:
-                    self.screen += os.read(self.fd, 4096)
+                    data = os.read(self.fd, 4096)
                 except OSError:
-                    break
+                    data = b""
+                if not data:
+                    self.kill()
+                    raise AssertionError(f"terminal closed; screen: {self.screen!r}")
+                self.screen += data
+        self.seen = self.screen.index(text, self.seen) + len(text)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
 
-    def finish(self) -> tuple[int, str]:
+    def finish(self, timeout: float = 60.0) -> tuple[int, str]:
         out = b""
-        while chunk := os.read(self.out_r, 65536):
-            out += chunk
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            ready, _, _ = select.select([self.out_r, self.fd], [], [], max(left, 0))
+            if not ready:
+                self.kill()
+                raise AssertionError(f"pystep did not finish; screen: {self.screen!r}")
+            if self.fd in ready:
+                with contextlib.suppress(OSError):
+                    self.screen += os.read(self.fd, 4096)
+            if self.out_r in ready:
+                chunk = os.read(self.out_r, 65536)
+                if not chunk:
+                    break
+                out += chunk
         while True:  # drain the pty so the child never blocks on it
             try:
                 ready, _, _ = select.select([self.fd], [], [], 0.2)
@@ -68,7 +96,7 @@ def test_password_prompt_is_masked_and_retried(step_ca: StepCA) -> None:
     run = PtyRun([*_base(step_ca), "--provisioner", "admin"])
     run.expect(b"Please enter the password to decrypt the provisioner key: ")
     run.send(b"wrong\r")
-    run.expect(b"Please enter the password to decrypt the provisioner key: \r\n")
+    run.expect(b"Please enter the password to decrypt the provisioner key: ")
     run.send(b"password\r")
     code, out = run.finish()
     assert code == 0, run.screen
@@ -82,7 +110,6 @@ def test_three_wrong_passwords_fail(step_ca: StepCA) -> None:
     run = PtyRun([*_base(step_ca), "--provisioner", "admin"])
     for _ in range(3):
         run.expect(b"decrypt the provisioner key: ")
-        run.screen = b""
         run.send(b"nope\r")
     code, out = run.finish()
     assert code == 1 and out == ""
