@@ -31,6 +31,7 @@ from pystep.jose.jws import decode_compact, sign_compact
 from pystep.jose.signer import Signer
 from pystep.keys.nebula import load_nebula_key
 from pystep.keys.signers import signer_from_private_key
+from pystep.verify.inspect import inspect_token
 from tests.conftest import RunPystep, run_pystep_cmd
 from tests.harness.client import make_csr
 from tests.harness.extras import k8ssa as k8s_extra
@@ -421,6 +422,10 @@ ALL: dict[str, Callable[[Kit], Case]] = {
 }
 
 
+GUESS = {"x5c": "X5C", "renew": "renew (x5cInsecure)", "sshpop": "SSHPOP",
+         "nebula": "Nebula", "k8ssa": "K8sSA"}
+
+
 @pytest.fixture(scope="module")
 def kit(step_ca: StepCA, tmp_path_factory: pytest.TempPathFactory) -> Kit:
     return Kit(step_ca, tmp_path_factory.mktemp("verify-kinds"))
@@ -459,6 +464,8 @@ def test_verifier_agrees_with_step_ca(
 ) -> None:
     case = ALL[name](kit)
     claims = _claims(case.token)
+    if "-good" in name:  # inspect-token names the kind of every good token
+        assert inspect_token(case.token)["kind"] == GUESS[name.split("-")[0]]
     sub = claims.get("sub") if isinstance(claims.get("sub"), str) else "x"
     cn = case.cn if case.cn is not None else sub
     sans = case.sans if case.sans is not None else (
