@@ -197,6 +197,22 @@ class TokenMinter:
             self._request(serial, TokenKind.REVOKE, not_before=not_before, not_after=not_after)
         )
 
+    def renew(self, subject: str = "", **times: TimeSpec) -> str:
+        """A renew token (``unlock(renew=True)``); ``subject`` defaults to the leaf's CN."""
+        return self.mint(self._request(subject, TokenKind.RENEW, **times))
+
+    def ssh_revoke(self, serial: str | int, **times: TimeSpec) -> str:
+        """A token to revoke the SSH certificate with this serial (JWK, SSHPOP, Nebula...)."""
+        return self.mint(self._request(serial, TokenKind.SSH_REVOKE, **times))
+
+    def ssh_renew(self, subject: str, **times: TimeSpec) -> str:
+        """An SSHPOP token to renew the SSH host certificate it carries."""
+        return self.mint(self._request(subject, TokenKind.SSH_RENEW, **times))
+
+    def ssh_rekey(self, subject: str, **times: TimeSpec) -> str:
+        """An SSHPOP token to rekey the SSH host certificate it carries."""
+        return self.mint(self._request(subject, TokenKind.SSH_REKEY, **times))
+
     def ssh_user(
         self,
         key_id: str,

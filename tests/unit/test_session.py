@@ -159,3 +159,17 @@ def test_import_pystep_is_lazy() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.split()
     assert out == ["False", "False", "pystep.session"]
+
+
+def test_ssh_revoke_and_refused_kinds(session: TokenSession) -> None:
+    from pystep.errors import PystepError
+
+    minter = session.unlock("admin", password_file=str(PASSWORD))
+    claims = _verify(minter.ssh_revoke(424242, not_after="2m"), _record("admin")["key"])
+    assert claims["sub"] == "424242" and claims["aud"] == "https://ca.example.com/ssh/revoke"
+    assert claims["exp"] - claims["nbf"] == 120 and "step" not in claims  # as step writes it
+    # JWK provisioners mint no SSH renew/rekey or X.509 renew tokens (as step refuses).
+    for make in (lambda: minter.ssh_renew("h"), lambda: minter.ssh_rekey("h"),
+                 lambda: minter.renew()):
+        with pytest.raises(PystepError):
+            make()

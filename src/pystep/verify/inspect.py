@@ -13,7 +13,15 @@ from pystep.verify.claims import relative
 
 def guess_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
     """The provisioner kind a token's header (and issuer) points to."""
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)] \
+        if isinstance(aud, list) else []
+    frag = fragment_of(auds)
     if "x5cInsecure" in header:
+        # Renew tokens have no fragment; `ca token --x5c-insecure` for an X5C provisioner
+        # keeps its "#x5c/<name>" audience (and the CA then refuses it: no x5c header).
+        if frag.startswith("x5c/"):
+            return "X5C (x5cInsecure header, which X5C provisioners refuse)"
         return "renew (x5cInsecure)"
     for field, kind in (("x5c", "X5C"), ("sshpop", "SSHPOP"), ("nebula", "Nebula")):
         if field in header:
@@ -28,10 +36,6 @@ def guess_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
     if isinstance(iss, str) and ("sts.windows.net" in iss or "microsoftonline" in iss) and (
             "xms_mirid" in claims):
         return "Azure"
-    aud = claims.get("aud")
-    auds = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)] \
-        if isinstance(aud, list) else []
-    frag = fragment_of(auds)
     if frag:
         return frag.split("/", 1)[0].upper().replace("K8SSA", "K8sSA")
     if isinstance(iss, str) and iss.startswith("https://"):

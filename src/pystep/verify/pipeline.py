@@ -145,7 +145,21 @@ def _run(token: str, authority: Authority, op: Operation, csr_pem: bytes | None,
     # 7. Sign-time checks.
     if csr is not None:
         csr_checks.sign_checks(ctx, csr)
+    if op is Operation.SSH_SIGN:
+        _ssh_request_note(ctx)
     _sha_note(ctx)
+
+
+def _ssh_request_note(ctx: Ctx) -> None:
+    """The /ssh/sign body is not given to the verifier; say what the CA checks in it."""
+    step = ctx.claims.raw.get("step")
+    if isinstance(step, dict) and isinstance(step.get("ssh"), dict):
+        ctx.rec.warn("ssh request", "the CA also checks the request's certType, principals "
+                     "and keyID against the token's step.ssh (403 when they differ)")
+    else:
+        ctx.rec.warn("ssh request", f"{ctx.kind} tokens carry no step.ssh: certType, "
+                     "principals and keyID come from the request, and the CA refuses empty "
+                     "principals (400)")
 
 
 def _sha_note(ctx: Ctx) -> None:
