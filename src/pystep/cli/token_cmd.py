@@ -371,7 +371,11 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         from pystep.cli.batch_cmd import run_batch
 
         return run_batch(args, minter, req, ui)
-    if not req.subject:
+    record = getattr(minter, "record", None)
+    subject_unused = kind is TokenKind.RENEW or (  # renew: the certificate's CN
+        record is not None and record.type in ("OIDC", "K8sSA", "GCP", "Azure")
+    )
+    if not req.subject and not subject_unused:
         if tty is None:
             from pystep.errors import InteractionRequired
 
