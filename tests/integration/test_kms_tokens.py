@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunPystep
-from tests.harness.extras.kms import require
+from tests.harness.extras.kms import require, ssh_agent
 from tests.harness.stepca import StepCA
 
 
@@ -166,21 +164,8 @@ def agent(step_ca: StepCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """A real ssh-agent holding the provisioner's key (stopped after the module)."""
     details = require(step_ca.workdir, "sshagent")
     sock = tmp_path_factory.mktemp("agent") / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("ssh-agent did not start")
-            time.sleep(0.05)
-        subprocess.run(["ssh-add", details["key_file"]], env=env, check=True,
-                       capture_output=True, timeout=30)  # fmt: skip
-        yield {**details, "env": {"SSH_AUTH_SOCK": str(sock)}}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with ssh_agent(details["key_file"], sock) as env:
+        yield {**details, "env": env}
 
 
 def test_sshagent(run_pystep: RunPystep, step_ca: StepCA, agent: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +318,27 @@ def setup_sshagent(base: Path) -> tuple[Details, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return {"key_file": str(key), "key": f"sshagentkms:{AGENT_COMMENT}"}, pem.decode()
+
+
+@contextlib.contextmanager
+def ssh_agent(key_file: str, sock: Path) -> Iterator[dict[str, str]]:
+    """A real ``ssh-agent`` on ``sock`` holding ``key_file``; yields the environment
+    (``SSH_AUTH_SOCK``) to use it, and stops the agent afterwards."""
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("ssh-agent did not start")
+            time.sleep(0.05)
+        subprocess.run(["ssh-add", key_file], env=env, check=True, capture_output=True,
+                       timeout=30)  # fmt: skip
+        yield {"SSH_AUTH_SOCK": str(sock)}
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # --- TPM 2.0 on swtpm --------------------------------------------------------------------
