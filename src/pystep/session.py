@@ -458,6 +458,7 @@ class TokenSession:
         only_type: str | None = None,
         chooser: Chooser | None = None,
         renew: bool = False,
+        x5c_chain: Sequence[str] = (),
     ) -> TokenMinter:
         """Pick a provisioner and unlock its credentials once.
 
@@ -467,13 +468,16 @@ class TokenSession:
         key raises :class:`~pystep.errors.InteractionRequired`. ``key`` signs with your own
         key file or KMS URI; ``credentials`` carries the other kinds' inputs (x5c, sshpop,
         nebula, k8ssa, kms). ``renew=True`` unlocks for renew tokens (x5c credentials).
+        ``x5c_chain`` (X5C): files or KMS names whose certificates follow the
+        ``x5c_cert`` ones, like the CLI's ``--x5c-chain``.
         """
         creds = credentials or Credentials()
         if key is not None or kid is not None:
             creds = replace(creds, key=key or creds.key, kid=kid or creds.kid)
         passwords = _passwords(password, password_file, prompt)
         ctx = self.context(credentials=creds, passwords=passwords,
-                           pin_prompter=_pin(prompt) if prompt else None)
+                           pin_prompter=_pin(prompt) if prompt else None,
+                           extra={"x5c_chain": tuple(x5c_chain)})
         if renew:
             return TokenMinter(prepare_renew_minter(ctx), ctx)
         if self.standalone:

@@ -9,12 +9,9 @@ answer 201 to /1.0/sign with the token.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunPystep
-from tests.harness.extras.kms import require
+from tests.harness.extras.kms import require, ssh_agent
 from tests.harness.stepca import StepCA
 
 
@@ -102,17 +99,11 @@ def test_pkcs11_token_used_twice_is_refused(
     assert step_ca.sign(token, subject).status == 401
 
 
-def _x5c_supported() -> bool:
-    return importlib.util.find_spec("pystep.provisioners.x5c") is not None
-
-
 @pytest.mark.parametrize("cert_from", ["file", "token"])
 def test_x5c_leaf_key_in_pkcs11(
     run_pystep: RunPystep, step_ca: StepCA, hsm: dict[str, Any], cert_from: str
 ) -> None:
     """X5C: the leaf key is in the HSM; the certificate is a file or read from the token."""
-    if not _x5c_supported():
-        pytest.skip("the X5C provisioner (pystep.provisioners.x5c) is not on this branch yet")
     cert = hsm["x5c_leaf"] if cert_from == "file" else hsm["key"]
     subject = "kms-x5c.example.com"
     token = mint(
@@ -124,6 +115,47 @@ def test_x5c_leaf_key_in_pkcs11(
     assert_accepted(step_ca, token, subject, None)
 
 
+@pytest.mark.parametrize("cert_from", ["token+chain-file", "bundle-file"])
+def test_x5c_leaf_in_pkcs11_intermediate_from_chain_file(
+    run_pystep: RunPystep, step_ca: StepCA, hsm: dict[str, Any], cert_from: str
+) -> None:
+    """The token stores only the leaf, which an intermediate issued: ``--x5c-cert
+    pkcs11:...`` plus ``--x5c-chain <intermediate.pem>`` (or one bundle file) is accepted."""
+    if cert_from == "bundle-file":
+        certs = ["--x5c-cert", hsm["x5c_chain_bundle"]]
+    else:
+        certs = ["--x5c-cert", hsm["chain_key"], "--x5c-chain", hsm["x5c_intermediate"]]
+    subject = "kms-x5c-chain.example.com"
+    token = mint(run_pystep, step_ca, hsm, subject, "--kms", hsm["kms_with_pin"], *certs,
+                 "--x5c-key", hsm["chain_key"], provisioner="kms-x5c")  # fmt: skip
+    assert len(_header(token)["x5c"]) == 2
+    assert_accepted(step_ca, token, subject, None)
+
+
+def test_x5c_leaf_from_pkcs11_without_its_intermediate_is_refused(
+    run_pystep: RunPystep, step_ca: StepCA, hsm: dict[str, Any]
+) -> None:
+    """Control: the same leaf without --x5c-chain cannot be verified by the CA."""
+    subject = "kms-x5c-chain.example.com"
+    token = mint(run_pystep, step_ca, hsm, subject, "--kms", hsm["kms_with_pin"],
+                 "--x5c-cert", hsm["chain_key"], "--x5c-key", hsm["chain_key"],
+                 provisioner="kms-x5c")  # fmt: skip
+    assert len(_header(token)["x5c"]) == 1
+    assert step_ca.sign(token, subject).status == 401
+
+
+def test_x5c_chain_with_renew_is_a_usage_error(
+    run_pystep: RunPystep, step_ca: StepCA, hsm: dict[str, Any]
+) -> None:
+    res = run_pystep(
+        "ca", "token", "x.example.com", "--renew", "--x5c-cert", hsm["x5c_chain_bundle"],
+        "--x5c-key", hsm["chain_key"], "--x5c-chain", hsm["x5c_intermediate"],
+        env={"STEPPATH": str(step_ca.steppath), **hsm["env"]},
+    )  # fmt: skip
+    assert res.returncode == 1 and res.stdout == ""
+    assert "'--x5c-chain' is only used with X5C provisioners" in res.stderr
+
+
 # --- ssh-agent ---------------------------------------------------------------------------
 
 
@@ -132,21 +164,8 @@ def agent(step_ca: StepCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """A real ssh-agent holding the provisioner's key (stopped after the module)."""
     details = require(step_ca.workdir, "sshagent")
     sock = tmp_path_factory.mktemp("agent") / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("ssh-agent did not start")
-            time.sleep(0.05)
-        subprocess.run(["ssh-add", details["key_file"]], env=env, check=True,
-                       capture_output=True, timeout=30)  # fmt: skip
-        yield {**details, "env": {"SSH_AUTH_SOCK": str(sock)}}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with ssh_agent(details["key_file"], sock) as env:
+        yield {**details, "env": env}
 
 
 def test_sshagent(run_pystep: RunPystep, step_ca: StepCA, agent: dict[str, Any]) -> None:
@@ -176,6 +195,16 @@ def test_tpm(run_pystep: RunPystep, step_ca: StepCA, tpm: dict[str, Any]) -> Non
     subject = "tpm.kms.example.com"
     token = mint(run_pystep, step_ca, tpm, subject, "--kms", tpm["kms"], "--key", tpm["key"])
     assert_accepted(step_ca, token, subject, tpm["kid"])
+
+
+def test_tpm_x5c(run_pystep: RunPystep, step_ca: StepCA, tpm: dict[str, Any]) -> None:
+    """X5C with the leaf key in the TPM; leaf + intermediate from a file."""
+    subject = "kms-x5c-tpm.example.com"
+    token = mint(run_pystep, step_ca, tpm, subject, "--kms", tpm["kms"],
+                 "--x5c-cert", tpm["x5c_bundle"], "--x5c-key", tpm["key"],
+                 provisioner="kms-x5c")  # fmt: skip
+    assert len(_header(token)["x5c"]) == 2
+    assert_accepted(step_ca, token, subject, None)
 
 
 # --- AWS KMS (moto server) ---------------------------------------------------------------

@@ -115,3 +115,26 @@ def test_docs_library_examples_run(step_ca: StepCA, capsys: pytest.CaptureFixtur
     assert "use password= or password_file=" in out
     assert "failed to decrypt JWE: invalid password" in out
     assert "line 3: requested token validity is too long" in out
+
+
+def test_unlock_x5c_chain(step_ca: StepCA, tmp_path: Path) -> None:
+    """``unlock(..., x5c_chain=[...])``: a leaf-only certificate plus the chain file gives
+    a token the X5C provisioner accepts; without the chain the CA refuses it."""
+    from pystep.provisioners.base import Credentials
+    from tests.harness.extras import x5c as extra
+
+    d = extra.paths(step_ca.workdir)
+    pems = (d / "good.crt").read_text().split("-----END CERTIFICATE-----")
+    leaf, inter = (p.strip() + "\n-----END CERTIFICATE-----\n" for p in pems[:2])
+    (tmp_path / "leaf.crt").write_text(leaf)
+    (tmp_path / "chain.crt").write_text(inter)
+    creds = Credentials(x5c_cert=str(tmp_path / "leaf.crt"), x5c_key=str(d / "good.key"))
+    cn = extra.LEAF_CN
+    with TokenSession(step_ca.url, str(step_ca.root_path)) as session:
+        chain = [str(tmp_path / "chain.crt")]
+        chained = session.unlock(extra.NAME, credentials=creds, x5c_chain=chain,
+                                 password_file=str(d / "password.txt"))  # fmt: skip
+        assert step_ca.sign(chained.sign(cn), cn).status == 201
+        alone = session.unlock(extra.NAME, credentials=creds,
+                               password_file=str(d / "password.txt"))  # fmt: skip
+        assert step_ca.sign(alone.sign(cn), cn).status == 401

@@ -3,19 +3,17 @@ made by `nebula-cert` (tests/harness/extras/nebula.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.ci import tools_mark
 from tests.conftest import RunPystep
 from tests.harness.extras import nebula as extra
 from tests.harness.stepca import StepCA
 from tests.integration.test_x5c import _fails, claims_of, ok_token, pystep_token
 
-pytestmark = pytest.mark.skipif(shutil.which("nebula-cert") is None,
-                                reason="needs nebula-cert (Debian package nebula)")
+pytestmark = tools_mark("nebula-cert", why="Debian package nebula")
 HOST, IP = extra.HOST_NAME, extra.HOST_IP
 
 

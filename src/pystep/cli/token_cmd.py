@@ -222,7 +222,7 @@ def credentials(args: ParsedArgs) -> Credentials:
 
 def type_filter(args: ParsedArgs) -> str | None:
     """The provisioner type implied by the credential flags that are set (spec §7.3)."""
-    if args.is_set("x5c-cert") or args.is_set("x5c-key"):
+    if args.is_set("x5c-cert") or args.is_set("x5c-key") or args.is_set("x5c-chain"):
         return "X5C"
     if args.is_set("sshpop-cert") or args.is_set("sshpop-key"):
         return "SSHPOP"
@@ -306,9 +306,15 @@ def make_minter(args: ParsedArgs, env: Any, ui: UI) -> tuple[Minter, TokenKind, 
         credentials=credentials(args),
         passwords=passwords_for(args, ui),
         pin_prompter=pin_prompter,
+        extra={"x5c_chain": tuple(args.strings("x5c-chain") or ())},
     )
     ctx.interactive = ui.tty is not None
     if kind is TokenKind.RENEW:
+        if args.is_set("x5c-chain"):
+            raise UsageError(
+                "flag '--x5c-chain' is only used with X5C provisioners, not with '--renew'",
+                hint="renew tokens take the whole chain from the --x5c-cert file",
+            )
         return _renew_minter(ctx), kind, req
     if not session.standalone:
         record = select_provisioner(session, args, ui)

@@ -73,6 +73,11 @@ TOKEN_FLAGS: tuple[FlagSpec, ...] = (
     ),
     FlagSpec(("x5c-cert",), S, placeholder="file", help="Certificate (chain) in PEM or DER "
              "<file> to store in the 'x5c' header of the token (X5C provisioners, --renew)."),
+    FlagSpec(("x5c-chain",), L, placeholder="file", help="Certificate <file> (PEM) or KMS "
+             "name whose certificates are appended after --x5c-cert's in the 'x5c' header, "
+             "e.g. the intermediates of a leaf read from a token (--x5c-cert pkcs11:...). "
+             "Use the flag multiple times for several files. A pystep extension: step has "
+             "it on 'ca certificate' and 'ca sign' but not on 'ca token'."),
     FlagSpec(("x5c-key",), S, placeholder="file", help="Private key <file> (or KMS URI) of "
              "the --x5c-cert certificate."),
     FlagSpec(("x5c-insecure",), B, help="Use the 'x5cInsecure' header instead of 'x5c' (the "

@@ -2,7 +2,12 @@
 provisioner's roots trust (spec client.md §8.6, ca.md §5.2).
 
 ``--x5c-cert`` is a file (a PEM bundle, leaf first, or one DER certificate) or, when no
-such file exists, a KMS name whose stored chain is used. ``--x5c-key`` is loaded like
+such file exists, a KMS name whose stored chain is used. ``--x5c-chain`` (a pystep
+extension on ``ca token``, repeatable; step has it on ``ca certificate``, ``ca sign`` and
+``ssh certificate`` with the same meaning) names more files or KMS certificates whose
+certificates are appended after ``--x5c-cert``'s, in order: a leaf read from a token or
+device (which often stores one certificate) plus its intermediates from a file.
+``ctx.extra["x5c_chain"]`` carries them (a sequence of names). ``--x5c-key`` is loaded like
 ``--key`` (PEM, OpenSSH, JWK/JWE, encrypted with the password files or a prompt, or a
 KMS name). Before anything is signed the pair is validated as step does (the leaf's key
 is the signing key and it allows digitalSignature), and — unlike step — an expired or
@@ -106,6 +111,8 @@ def prepare(record: ProvisionerRecord, ctx: MintContext) -> X5CMinter:
     from pystep.keys.x509 import validate_x5c, x5c_header_value
 
     certs = load_chain(creds.x5c_cert, ctx)
+    for name in ctx.extra.get("x5c_chain") or ():
+        certs.extend(load_chain(name, ctx))
     signer = load_key(creds.x5c_key, ctx).signer
     validate_x5c(certs, signer.public_key())
     check_leaf_validity(certs, ctx, f"x5c certificate {creds.x5c_cert}")

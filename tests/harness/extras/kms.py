@@ -6,7 +6,8 @@ encryptedKey), so only a signature made *by the backend* can satisfy it:
 
 * ``kms-pkcs11``: EC P-256 generated inside a SoftHSM2 token (its own ``SOFTHSM2_CONF``
   under ``<workdir>/kms/softhsm``); the token also holds a secp256k1 key (unsupported
-  type), and an X5C leaf certificate for the P-256 key (provisioner ``kms-x5c``);
+  type), X5C leaf certificates for two P-256 keys (provisioner ``kms-x5c``: one issued
+  by its root, one by an intermediate that only a chain file holds);
 * ``kms-sshagent``: an OpenSSH ECDSA P-256 key made by ``ssh-keygen`` (tests load it into
   their own ``ssh-agent``);
 * ``kms-tpm``: an ES256 key created with tpm2-tools in a software TPM (``swtpm``, one for
@@ -39,7 +40,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ HSM_PIN = "735911"  # distinctive, so tests can check it never reaches the outpu
 HSM_SO_PIN = "86420864"
 HSM_KEY_ID = "a1"
 HSM_K1_ID = "b2"
+HSM_CHAIN_ID = "c3"  # a P-256 key whose token certificate needs an intermediate
 AGENT_COMMENT = "pystep-kms-agent"
 TPM_KEY = "kms-tpm-key"
 AWS_ENV = {
@@ -157,11 +159,33 @@ from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-module, label, pin, key_id, k1_id, outdir = sys.argv[1:]
-out = {}
+module, label, pin, key_id, k1_id, chain_id, x5c_dir, outdir = sys.argv[1:]
+pem = serialization.Encoding.PEM
+
+def load(name):
+    data = open(f"{x5c_dir}/{name}", "rb").read()
+    if name.endswith(".key"):
+        return serialization.load_pem_private_key(data, None)
+    return x509.load_pem_x509_certificate(data)
+
+root, root_key = load("root.crt"), load("root.key")
+inter, inter_key = load("intermediate.crt"), load("intermediate.key")
+now = datetime.datetime.now(datetime.timezone.utc)
+
+def leaf_for(public, cn, issuer, issuer_key):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return (x509.CertificateBuilder().subject_name(name)
+            .issuer_name(issuer.subject).public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                         False), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+
 tok = pkcs11.lib(module).get_token(token_label=label)
 with tok.open(user_pin=pin, rw=True) as s:
     def gen(curve, kid):
@@ -169,43 +193,70 @@ with tok.open(user_pin=pin, rw=True) as s:
             KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
         pub, _ = params.generate_keypair(store=True, id=bytes.fromhex(kid), label=curve)
         return serialization.load_der_public_key(encode_ec_public_key(pub))
+
+    def store(cert, kid):
+        s.create_object({
+            Attribute.CLASS: ObjectClass.CERTIFICATE,
+            Attribute.CERTIFICATE_TYPE: CertificateType.X_509, Attribute.TOKEN: True,
+            Attribute.ID: bytes.fromhex(kid), Attribute.LABEL: f"x5c-{kid}",
+            Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
+            Attribute.SUBJECT: cert.subject.public_bytes(),
+        })
+
     p256 = gen("secp256r1", key_id)
     gen("secp256k1", k1_id)
-    # an X5C chain: root (software) -> leaf whose key is the token's P-256 key
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    def name(cn):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    root = (x509.CertificateBuilder().subject_name(name("pystep KMS X5C Root"))
-            .issuer_name(name("pystep KMS X5C Root")).public_key(root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                         False), critical=True)
-            .sign(root_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(name("kms-x5c.example.com"))
-            .issuer_name(root.subject).public_key(p256)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("kms-x5c.example.com")]),
-                           critical=False)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
-                                         False), critical=True)
-            .sign(root_key, hashes.SHA256()))
-    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
-    s.create_object({
-        Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-        Attribute.TOKEN: True, Attribute.ID: bytes.fromhex(key_id), Attribute.LABEL: "x5c-leaf",
-        Attribute.VALUE: leaf_der, Attribute.SUBJECT: leaf.subject.public_bytes(),
-    })
-pem = serialization.Encoding.PEM
-open(outdir + "/x5c-root.crt", "wb").write(root.public_bytes(pem))
+    chained = gen("secp256r1", chain_id)
+    # X5C: root -> leaf for the P-256 key; root -> intermediate -> leaf for the second key
+    # (the token stores only the leaf: the intermediate comes from a chain file)
+    leaf = leaf_for(p256, "kms-x5c.example.com", root, root_key)
+    store(leaf, key_id)
+    chained_leaf = leaf_for(chained, "kms-x5c-chain.example.com", inter, inter_key)
+    store(chained_leaf, chain_id)
 open(outdir + "/x5c-leaf.crt", "wb").write(leaf.public_bytes(pem))
+open(outdir + "/x5c-chain-leaf.crt", "wb").write(
+    chained_leaf.public_bytes(pem) + inter.public_bytes(pem))
 print(p256.public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
 """
+
+
+def setup_x5c_ca(base: Path) -> Path:
+    """Root -> intermediate for the ``kms-x5c`` provisioner, made before the backends
+    (files ``root.crt``/``.key``, ``intermediate.crt``/``.key`` in ``<base>/x5c``)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.harness.extras.x5c import make_cert
+
+    d = base / "x5c"
+    d.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = make_cert("pystep KMS X5C Root", root_key.public_key(), None, root_key, ca=True)
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter = make_cert("pystep KMS X5C Intermediate", inter_key.public_key(), root, root_key,
+                      ca=True)  # fmt: skip
+    for name, cert, key in (("root", root, root_key), ("intermediate", inter, inter_key)):
+        (d / f"{name}.crt").write_bytes(cert.public_bytes(pem))
+        (d / f"{name}.key").write_bytes(key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    return d
+
+
+def x5c_leaf_bundle(x5c_dir: Path, public_pem: str, cn: str, out: Path) -> None:
+    """``out``: a leaf for ``public_pem`` issued by the intermediate, then the intermediate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.harness.extras.x5c import make_cert
+
+    inter = x509.load_pem_x509_certificate((x5c_dir / "intermediate.crt").read_bytes())
+    inter_key = serialization.load_pem_private_key(
+        (x5c_dir / "intermediate.key").read_bytes(), None
+    )
+    public = serialization.load_pem_public_key(public_pem.encode())
+    leaf = make_cert(cn, public, inter, inter_key, ca=False, sign=True)
+    pem = serialization.Encoding.PEM
+    out.write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
 
 
 def setup_pkcs11(base: Path) -> tuple[Details, str]:
@@ -230,7 +281,7 @@ def setup_pkcs11(base: Path) -> tuple[Details, str]:
     # python-pkcs11 keeps one library per process: a child keeps ours out of pytest's.
     public_pem = _run(
         [sys.executable, "-c", _HSM_SCRIPT, module, HSM_TOKEN, HSM_PIN, HSM_KEY_ID, HSM_K1_ID,
-         str(d)],
+         HSM_CHAIN_ID, str(base / "x5c"), str(d)],
         env,
     )  # fmt: skip
     kms = f"pkcs11:module-path={module};token={HSM_TOKEN}"
@@ -243,8 +294,10 @@ def setup_pkcs11(base: Path) -> tuple[Details, str]:
         "kms_with_pin": f"{kms}?pin-value={HSM_PIN}",
         "key": f"pkcs11:id=%{HSM_KEY_ID}",
         "k1_key": f"pkcs11:id=%{HSM_K1_ID}",
-        "x5c_root": str(d / "x5c-root.crt"),
         "x5c_leaf": str(d / "x5c-leaf.crt"),
+        "chain_key": f"pkcs11:id=%{HSM_CHAIN_ID}",
+        "x5c_chain_bundle": str(d / "x5c-chain-leaf.crt"),
+        "x5c_intermediate": str(base / "x5c" / "intermediate.crt"),
     }, public_pem
 
 
@@ -265,6 +318,27 @@ def setup_sshagent(base: Path) -> tuple[Details, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return {"key_file": str(key), "key": f"sshagentkms:{AGENT_COMMENT}"}, pem.decode()
+
+
+@contextlib.contextmanager
+def ssh_agent(key_file: str, sock: Path) -> Iterator[dict[str, str]]:
+    """A real ``ssh-agent`` on ``sock`` holding ``key_file``; yields the environment
+    (``SSH_AUTH_SOCK``) to use it, and stops the agent afterwards."""
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("ssh-agent did not start")
+            time.sleep(0.05)
+        subprocess.run(["ssh-add", key_file], env=env, check=True, capture_output=True,
+                       timeout=30)  # fmt: skip
+        yield {"SSH_AUTH_SOCK": str(sock)}
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # --- TPM 2.0 on swtpm --------------------------------------------------------------------
@@ -387,6 +461,7 @@ def provisioners(workdir: Path, pki: Pki) -> list[dict[str, Any]]:
     base.mkdir(parents=True, exist_ok=True)
     state: dict[str, Details] = {}
     provs: list[dict[str, Any]] = []
+    x5c_dir = setup_x5c_ca(base)
     for name, setup in SETUPS.items():
         try:
             details, pem = setup(base)
@@ -397,16 +472,18 @@ def provisioners(workdir: Path, pki: Pki) -> list[dict[str, Any]]:
             state[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         key = public_jwk(pem)
+        if name == "tpm":  # an X5C leaf for the TPM key (certificate from a file)
+            details["x5c_bundle"] = str(base / "tpm" / "x5c-leaf.crt")
+            x5c_leaf_bundle(x5c_dir, pem, "kms-x5c-tpm.example.com",
+                            Path(details["x5c_bundle"]))  # fmt: skip
         details["provisioner"] = f"kms-{name}"
         details["kid"] = key["kid"]
         state[name] = details
         provs.append({"type": "JWK", "name": f"kms-{name}", "key": key,
                       "claims": {"enableSSHCA": True}})  # fmt: skip
-    pk = state.get("pkcs11", {})
-    if "x5c_root" in pk:
-        roots = Path(pk["x5c_root"]).read_bytes()
-        provs.append({"type": "X5C", "name": "kms-x5c",
-                      "roots": base64.b64encode(roots).decode()})  # fmt: skip
+    roots = (x5c_dir / "root.crt").read_bytes()
+    provs.append({"type": "X5C", "name": "kms-x5c",
+                  "roots": base64.b64encode(roots).decode()})  # fmt: skip
     (base / STATE).write_text(json.dumps(state, indent=2) + "\n")
     return provs
 
@@ -430,7 +507,7 @@ def require(workdir: Path, name: str) -> Details:
         pytest.fail(f"kms extras: {name} setup failed: {details['error']}")
     if "missing" in details:
         message = f"kms extras: {name} unavailable: {details['missing']}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+        from tests.ci import unavailable
+
+        unavailable(message)
     return details

@@ -212,8 +212,8 @@ def test_bool_false_then_true() -> None:
 
 def test_undefined_flag() -> None:
     with pytest.raises(UsageError) as info:
-        parse("sub", "--x5c-chain", "c.pem")
-    assert str(info.value) == "flag provided but not defined: -x5c-chain"
+        parse("sub", "--x5c-chian", "c.pem")
+    assert str(info.value) == "flag provided but not defined: -x5c-chian"
     with pytest.raises(UsageError) as info:
         parse("-console")
     assert str(info.value) == "flag provided but not defined: -console"

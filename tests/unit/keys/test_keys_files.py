@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from pystep.jose.jwk import public_jwk, thumbprint
 from pystep.jose.jws import decode_compact, sign_compact, verify_signature
 from pystep.keys.files import decrypt_jwk, load_signing_key, signer_from_jwk
 from pystep.passwords import Passwords
+from tests.ci import tools_mark
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "step-v0.19"
 MANIFEST = json.loads((FIXTURES / "keys" / "manifest.json").read_text())["keys"]
@@ -190,7 +190,7 @@ def test_encrypted_openssh_without_bcrypt(monkeypatch: pytest.MonkeyPatch,
     assert load_signing_key(str(FIXTURES / "keys" / "ssh-ed25519"), Passwords()).alg == "EdDSA"
 
 
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed")
+@tools_mark("ssh-keygen")
 def test_openssh_key_made_now_by_ssh_keygen(tmp_path: Path) -> None:
     import subprocess
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from pystep.errors import KeyLoadError, PasswordError
 from pystep.jose.jwk import public_jwk
 from pystep.keys.files import load_signing_key
 from pystep.passwords import Passwords
+from tests.ci import tools_mark, unavailable
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl")
+needs_openssl = tools_mark("openssl")
 
 
 def _plain_pem(key: object) -> bytes:
@@ -89,7 +89,8 @@ def test_pkcs8_scheme_we_do_not_parse_falls_back_to_cryptography(tmp_path: Path)
          str(tmp_path / "out.pem"), "-v2", "des3", "-passout", "pass:secret"],
         capture_output=True)
     if done.returncode != 0:
-        pytest.skip("openssl cannot write 3DES PKCS#8 here")
+        unavailable("openssl cannot write 3DES PKCS#8 here: "
+                    + done.stderr.decode(errors="replace")[-200:])
     loaded = load_signing_key(str(tmp_path / "out.pem"), Passwords(fixed=b"secret"))
     assert public_jwk(loaded.public_key) == public_jwk(key)
     with pytest.raises(PasswordError):

@@ -32,10 +32,11 @@ from pystep.keys.nebula import (
     parse_nebula_cert,
 )
 from pystep.keys.xeddsa import XEdDSASigner, xeddsa_verify
+from tests.ci import require_tools, tools_mark
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "step-v0.19"
 NEBULA_CERT = shutil.which("nebula-cert")
-needs_nebula_cert = pytest.mark.skipif(NEBULA_CERT is None, reason="nebula-cert not installed")
+needs_nebula_cert = tools_mark("nebula-cert", why="Debian package nebula")
 
 
 class _PublicOnly:
@@ -133,8 +134,8 @@ def _v1_p256_cert(name: str, public: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def nebula_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if NEBULA_CERT is None:
-        pytest.skip("nebula-cert not installed")
+    require_tools("nebula-cert", why="Debian package nebula")
+    assert NEBULA_CERT is not None
     tmp = tmp_path_factory.mktemp("nebula")
     run = {"cwd": tmp, "check": True, "capture_output": True}
     subprocess.run([NEBULA_CERT, "ca", "-name", "Test CA"], **run)  # type: ignore[call-overload]
@@ -317,7 +318,6 @@ def test_v1_p256_certificate_with_nebula_p256_key(tmp_path: Path, banner: str) -
 
 
 def test_load_nebula_key_ecdsa_uses_keys_signers(tmp_path: Path) -> None:
-    pytest.importorskip("pystep.keys.signers")
     private = ec.generate_private_key(ec.SECP256R1())
     key_path = tmp_path / "p256.key"
     key_path.write_bytes(

@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pystep.errors import KeyLoadError
 from pystep.jose.encoding import b64url_decode
 from pystep.keys.sshcert import check_key_matches, load_ssh_certificate, sshpop_header_value
+from tests.ci import tools_mark
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "step-v0.19" / "tokens"
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen not installed")
+needs_keygen = tools_mark("ssh-keygen")
 PREFIX = "error validating SSH certificate and key for use in sshpop header: "
 
 

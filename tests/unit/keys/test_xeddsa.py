@@ -28,6 +28,7 @@ from pystep.keys.xeddsa import (
     xeddsa_sign_raw,
     xeddsa_verify,
 )
+from tests.ci import require_module
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "step-v0.19" / "tokens"
 STEP_TOKENS = sorted(FIXTURES.glob("*nebula*.json"))
@@ -88,8 +89,8 @@ def test_identical_to_libxeddsa_with_same_nonce() -> None:
     leaves a non-negated clamped key unreduced, so we hand it the reduced scalar, which
     it signs with as-is. Both encodings give valid signatures; only the nonce differs.
     """
-    xeddsa = pytest.importorskip("xeddsa")
-    nacl_bindings = pytest.importorskip("nacl.bindings")
+    xeddsa = require_module("xeddsa")
+    nacl_bindings = require_module("nacl.bindings")
     for _ in range(40):
         k, z, m = os.urandom(32), os.urandom(64), os.urandom(40)
         forced = bytes(xeddsa.priv_force_sign(k, False))
@@ -98,7 +99,7 @@ def test_identical_to_libxeddsa_with_same_nonce() -> None:
 
 
 def test_libxeddsa_verifies_ours_and_we_verify_theirs() -> None:
-    xeddsa = pytest.importorskip("xeddsa")
+    xeddsa = require_module("xeddsa")
     private = x25519.X25519PrivateKey.generate()
     raw = private.private_bytes_raw()
     pub = private.public_key().public_bytes_raw()

@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pystep.errors import KMSError
 from pystep.kms import KmsOptions, open_signer
 from pystep.kms._sig import digest, verify
+from tests.ci import require_module
 
-boto3 = pytest.importorskip("boto3")
-pytest.importorskip("moto.server")
+boto3 = require_module("boto3", module_level=True)
+require_module("moto.server", module_level=True)
 
 REGION = "us-west-2"
 INPUT = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhd3MifQ"

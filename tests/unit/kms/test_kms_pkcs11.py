@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,16 +19,16 @@ from pystep.errors import InteractionRequired, KMSError
 from pystep.kms import KmsOptions, load_certificates, open_signer
 from pystep.kms._sig import verify
 from pystep.kms.pkcs11 import close_all
+from tests.ci import require_file, require_module, require_tools
 
-pkcs11 = pytest.importorskip("pkcs11")
+pkcs11 = require_module("pkcs11", module_level=True)
 
 MODULES = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
 MODULE = next((m for m in MODULES if os.path.exists(m)), None)
 PIN = "4321"
 
-pytestmark = pytest.mark.skipif(
-    MODULE is None or shutil.which("softhsm2-util") is None, reason="SoftHSM2 not installed"
-)
+require_tools("softhsm2-util", why="Debian package softhsm2", module_level=True)
+require_file(MODULE, "libsofthsm2.so (Debian package softhsm2)", module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,11 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pystep.errors import KMSError
 from pystep.kms import KmsOptions, open_signer
 from pystep.kms._sig import verify
+from tests.ci import require_tools
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("ssh-agent", "ssh-add", "ssh-keygen")),
-    reason="openssh-client not installed",
-)
+require_tools("ssh-agent", "ssh-add", "ssh-keygen", why="Debian package openssh-client",
+              module_level=True)
 
 KEYS = {
     "p256@test": ["-t", "ecdsa", "-b", "256"],

@@ -146,3 +146,35 @@ def test_acme_and_scep_refused(kind: str, hint: str) -> None:
         prepare(rec(kind, "their-name"), ctx())
     assert "'their-name'" in str(err.value) and kind in str(err.value)
     assert err.value.hint is not None and hint in err.value.hint
+
+
+def _split_bundle(tmp_path: Path) -> tuple[str, str]:
+    pems = (INPUTS / "x5c-leaf.crt").read_text().split("-----END CERTIFICATE-----")
+    leaf, inter = (p.strip() + "\n-----END CERTIFICATE-----\n" for p in pems[:2])
+    (tmp_path / "leaf.crt").write_text(leaf)
+    (tmp_path / "chain.crt").write_text(inter)
+    return str(tmp_path / "leaf.crt"), str(tmp_path / "chain.crt")
+
+
+def test_x5c_chain_is_appended_after_the_cert(tmp_path: Path) -> None:
+    """--x5c-chain: a leaf-only --x5c-cert plus the intermediate from a chain file gives
+    the same header as the bundle step wrote."""
+    from pystep.keys.x509 import load_cert_bundle, x5c_header_value
+
+    leaf, chain = _split_bundle(tmp_path)
+    key = str(INPUTS / "x5c-leaf.key")
+    c = ctx(x5c_cert=leaf, x5c_key=key)
+    c.extra["x5c_chain"] = (chain,)
+    header = prepare(rec("X5C"), c).header  # type: ignore[attr-defined]
+    bundle = x5c_header_value(load_cert_bundle(str(INPUTS / "x5c-leaf.crt")))
+    assert header["x5c"] == bundle and len(bundle) == 2
+    alone = prepare(rec("X5C"), ctx(x5c_cert=leaf, x5c_key=key)).header  # type: ignore[attr-defined]
+    assert alone["x5c"] == bundle[:1]
+
+
+def test_x5c_chain_missing_file(tmp_path: Path) -> None:
+    leaf, _ = _split_bundle(tmp_path)
+    c = ctx(x5c_cert=leaf, x5c_key=str(INPUTS / "x5c-leaf.key"))
+    c.extra["x5c_chain"] = ("./nope-chain.crt",)
+    with pytest.raises(PystepError, match=r"nope-chain\.crt"):
+        prepare(rec("X5C"), c)
