@@ -7,9 +7,8 @@ of the kinds readable side by side, as step's own ``token`` options do.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.errors import TokenError
 from pystep.request import TokenKind, TokenRequest
@@ -46,8 +45,7 @@ def _go_dur(d: timedelta) -> str:
     return format_go_duration(d)
 
 
-@dataclass(frozen=True)
-class Times:
+class Times(NamedTuple):
     iat: int
     nbf: int
     exp: int

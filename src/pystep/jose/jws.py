@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -26,8 +25,7 @@ Verifier = Callable[[PublicKey, bytes, bytes], bool]
 """``verifier(public_key, signing_input, signature) -> bool``; False on any mismatch."""
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A parsed JWS: its protected header, JSON payload, and what the signature covers."""
 
     header: dict[str, Any]
