@@ -6,11 +6,9 @@ of the kinds readable side by side, as step's own ``token`` options do.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
+import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.errors import TokenError
 from pystep.request import TokenKind, TokenRequest
@@ -23,12 +21,17 @@ MAX_VALIDITY_DELAY = timedelta(minutes=30)
 
 def new_jti() -> str:
     """64 lowercase hex characters from the OS RNG (256 bits), as step's randutil.Hex(64)."""
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def root_sha(der: bytes) -> str:
-    """The ``sha`` claim: hex SHA-256 of the root certificate's DER."""
-    return hashlib.sha256(der).hexdigest()
+    """The ``sha`` claim: hex SHA-256 of the root certificate's DER (with cryptography's
+    hash, loaded anyway: :mod:`hashlib` would cost start-up time of its own)."""
+    from cryptography.hazmat.primitives import hashes
+
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(der)
+    return digest.finalize().hex()
 
 
 def _go_time(t: datetime) -> str:
@@ -42,8 +45,7 @@ def _go_dur(d: timedelta) -> str:
     return format_go_duration(d)
 
 
-@dataclass(frozen=True)
-class Times:
+class Times(NamedTuple):
     iat: int
     nbf: int
     exp: int

@@ -1,9 +1,10 @@
 """A small client for the step-ca HTTP API, with TLS that trusts only the given root.
 
-It uses the standard library's ``http.client`` over one kept-alive connection (the CA
-answers two or three requests per token; ``urllib``/``httpx`` would cost more start-up
-than the whole exchange). Responses are bounded in size; errors become :class:`CAError`
-with the CA's own message, as step prints them.
+It speaks HTTP/1.1 itself (:mod:`pystep.ca.http11`) over one kept-alive connection (the
+CA answers two or three requests per token; ``http.client`` would cost as much start-up
+as a key derivation, ``urllib``/``httpx`` more than the whole exchange). Responses are
+bounded in size; errors become :class:`CAError` with the CA's own message, as step prints
+them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -20,8 +20,7 @@ from pystep import __version__
 from pystep.errors import CAError, InputError
 
 if TYPE_CHECKING:
-    import http.client
-
+    from pystep.ca.http11 import HTTPSConnection
     from pystep.provisioners.base import ProvisionerRecord
 
 MAX_RESPONSE_BYTES = 8 << 20  # a provisioner page with many large keys still fits
@@ -75,29 +74,24 @@ class CAClient:
         self._host = parts.hostname
         self._port = parts.port or 443
         self._ctx: ssl.SSLContext | None = None
-        self._conn: http.client.HTTPSConnection | None = None
+        self._conn: HTTPSConnection | None = None
         self._requests = 0
 
     # -- transport ---------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPSConnection:
+    def _connection(self) -> HTTPSConnection:
         if self._conn is None:
-            import http.client
+            from pystep.ca.http11 import HTTPSConnection
 
             if self._ctx is None:
                 self._ctx = pinned_context(read_root_pem(self.root_path), self.root_path)
-            proxy = _proxy_for(self._host)
-            if proxy:
-                phost, pport = proxy
-                conn = http.client.HTTPSConnection(
-                    phost, pport, timeout=self.timeout, context=self._ctx
-                )
-                conn.set_tunnel(self._host, self._port)
-            else:
-                conn = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self.timeout, context=self._ctx
-                )
-            self._conn = conn
+            self._conn = HTTPSConnection(
+                self._host,
+                self._port,
+                timeout=self.timeout,
+                context=self._ctx,
+                proxy=_proxy_for(self._host),
+            )
         return self._conn
 
     def close(self) -> None:
@@ -124,7 +118,7 @@ class CAClient:
         url = self.base_url + path
         hdrs = {
             "User-Agent": self.user_agent,
-            "X-Request-Id": str(uuid.uuid4()),
+            "X-Request-Id": request_id(),
             "Accept": "application/json",
         }
         payload = None
@@ -136,9 +130,8 @@ class CAClient:
         for attempt in (0, 1):
             conn = self._connection()
             try:
-                conn.request(method, path, body=payload, headers=hdrs)
-                resp = conn.getresponse()
-                data = resp.read(MAX_RESPONSE_BYTES + 1)
+                resp = conn.request(method, path, payload, hdrs, limit=MAX_RESPONSE_BYTES)
+                data = resp.body
                 break
             except ssl.SSLCertVerificationError as exc:
                 self.close()
@@ -161,7 +154,7 @@ class CAClient:
         if len(data) > MAX_RESPONSE_BYTES:
             self.close()
             raise CAError(f"error reading {url}: response larger than {MAX_RESPONSE_BYTES} bytes")
-        if resp.getheader("Connection", "").lower() == "close":
+        if resp.will_close:
             self.close()
         if not data:
             return resp.status, None
@@ -235,6 +228,15 @@ class CAClient:
         if not isinstance(data, dict):
             raise CAError("unexpected response from /1.0/sign")
         return data
+
+
+def request_id() -> str:
+    """A random (version 4) UUID for X-Request-Id, without importing :mod:`uuid`."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _proxy_for(host: str) -> tuple[str, int] | None:

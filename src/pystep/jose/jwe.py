@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.errors import InputError, PasswordError
 from pystep.jose.encoding import b64url_encode, go_json_dumps
@@ -37,8 +36,7 @@ class InvalidPassword(PasswordError):
         super().__init__("failed to decrypt JWE: invalid password")
 
 
-@dataclass(frozen=True)
-class _Parts:
+class _Parts(NamedTuple):
     protected_b64: str
     header: dict[str, Any]
     encrypted_key: bytes

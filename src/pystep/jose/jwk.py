@@ -6,7 +6,6 @@ Keys are `cryptography` objects throughout; JWKs are plain dicts. Malformed JWKs
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -116,6 +115,8 @@ def thumbprint(public_key: PublicKey | PrivateKey) -> str:
     """RFC 7638 SHA-256 thumbprint, base64url without padding (step's default ``kid``)."""
     jwk = public_jwk(public_key)
     members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    import hashlib
+
     return b64url_encode(hashlib.sha256(go_json_dumps(members)).digest())
 
 

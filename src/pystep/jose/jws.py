@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -26,8 +25,7 @@ Verifier = Callable[[PublicKey, bytes, bytes], bool]
 """``verifier(public_key, signing_input, signature) -> bool``; False on any mismatch."""
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A parsed JWS: its protected header, JSON payload, and what the signature covers."""
 
     header: dict[str, Any]
@@ -36,17 +34,42 @@ class Decoded:
     signature: bytes
 
 
-def sign_compact(header: Mapping[str, Any], claims: Mapping[str, Any], signer: Signer) -> str:
-    """Sign ``claims`` as a compact JWS. ``alg`` always comes from the signer; ``typ``
-    defaults to ``JWT``. Header and payload are serialised with sorted keys, like go-jose."""
+def encode_header(header: Mapping[str, Any], signer: Signer) -> str:
+    """The encoded protected header (base64url of Go-style JSON) ``sign_compact`` writes:
+    ``alg`` from the signer, ``typ`` defaulting to ``JWT``."""
     full = dict(header)
     full["alg"] = signer.alg
     full.setdefault("typ", "JWT")
-    signing_input = (
-        b64url_encode(go_json_dumps(full)) + "." + b64url_encode(go_json_dumps(dict(claims)))
+    return b64url_encode(go_json_dumps(full))
+
+
+def sign_compact(header: Mapping[str, Any], claims: Mapping[str, Any], signer: Signer) -> str:
+    """Sign ``claims`` as a compact JWS. ``alg`` always comes from the signer; ``typ``
+    defaults to ``JWT``. Header and payload are serialised with sorted keys, like go-jose."""
+    return sign_with_header(encode_header(header, signer), claims, signer)
+
+
+def sign_with_header(protected: str, claims: Mapping[str, Any], signer: Signer) -> str:
+    """Like :func:`sign_compact` with the header already encoded by :func:`encode_header`
+    (minters encode their constant header once, not once per token)."""
+    signing_input = protected + "." + b64url_encode(
+        go_json_dumps(claims if isinstance(claims, dict) else dict(claims))
     )
     signature = signer.sign(signing_input.encode("ascii"))
     return signing_input + "." + b64url_encode(signature)
+
+
+class CompactSigner:
+    """Signs many claim sets under one protected header, encoded once."""
+
+    __slots__ = ("protected", "signer")
+
+    def __init__(self, header: Mapping[str, Any], signer: Signer) -> None:
+        self.signer = signer
+        self.protected = encode_header(header, signer)
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        return sign_with_header(self.protected, claims, self.signer)
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:

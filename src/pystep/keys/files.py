@@ -12,8 +12,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.errors import InputError, KeyLoadError, MissingExtraError, PasswordError
 from pystep.jose import jwe
@@ -33,8 +32,7 @@ _PUBLIC_ONLY = {"PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE", "CERTIFICATE REQU
                 "NEBULA ED25519 PUBLIC KEY", "OPENSSH PUBLIC KEY", "SSH2 PUBLIC KEY"}
 
 
-@dataclass(frozen=True)
-class LoadedKey:
+class LoadedKey(NamedTuple):
     """A key ready to sign: ``kid`` is the JWK file's own ``kid`` (None for PEM files)."""
 
     signer: Signer

@@ -36,6 +36,10 @@ class KeySigner:
         self._key = key
         self._alg = alg
         self._hash: type[hashes.HashAlgorithm] | None = _HASHES.get(alg[2:])
+        # Built once: every token of a batch signs with the same algorithm object.
+        self._ec: tuple[ec.EllipticCurvePrivateKey, ec.ECDSA, int] | None = None
+        if isinstance(key, ec.EllipticCurvePrivateKey) and self._hash is not None:
+            self._ec = (key, ec.ECDSA(self._hash()), _EC_ALGS[alg][1])
 
     @property
     def alg(self) -> str:
@@ -49,15 +53,14 @@ class KeySigner:
         return self._key.public_key()
 
     def sign(self, signing_input: bytes) -> bytes:
+        if self._ec is not None:
+            ec_key, ecdsa, size = self._ec
+            r, s = utils.decode_dss_signature(ec_key.sign(signing_input, ecdsa))
+            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
         key = self._key
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(signing_input)
         assert self._hash is not None
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            der = key.sign(signing_input, ec.ECDSA(self._hash()))
-            r, s = utils.decode_dss_signature(der)
-            size = _EC_ALGS[self._alg][1]
-            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
         if isinstance(key, rsa.RSAPrivateKey):
             pad: padding.AsymmetricPadding
             if self._alg.startswith("PS"):

@@ -3,18 +3,61 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pystep.jose.signer import Signer
-from pystep.provisioners.base import MintContext
+from pystep.provisioners.base import Audience, MintContext
+
+if TYPE_CHECKING:
+    from pystep.jose.jws import CompactSigner
 
 
-@dataclass(frozen=True)
 class KeyRef:
     """A loaded signing key and the kid its file carried (JWK JSON files), if any."""
 
-    signer: Signer
-    file_kid: str | None
+    __slots__ = ("file_kid", "signer")
+
+    def __init__(self, signer: Signer, file_kid: str | None) -> None:
+        self.signer = signer
+        self.file_kid = file_kid
+
+    def __repr__(self) -> str:
+        return f"KeyRef(signer={self.signer!r}, file_kid={self.file_kid!r})"
+
+
+class TokenSigning:
+    """What stays the same across a minter's tokens, computed once: the encoded protected
+    header (built on first use, from the header and signer it was made with) and the
+    audience of each token kind (recomputed if the context's audience is replaced)."""
+
+    __slots__ = ("_audience", "_audiences", "_fragment", "_header", "_jws", "_signer")
+
+    def __init__(
+        self, header: Mapping[str, Any], signer: Signer, fragment: str | None = None
+    ) -> None:
+        self._header = dict(header)
+        self._signer = signer
+        self._fragment = fragment
+        self._jws: CompactSigner | None = None
+        self._audience: Audience | None = None
+        self._audiences: dict[str, str] = {}
+
+    def audience(self, ctx: MintContext, path: str) -> str:
+        if ctx.audience is not self._audience:
+            self._audience = ctx.audience
+            self._audiences = {}
+        aud = self._audiences.get(path)
+        if aud is None:
+            aud = self._audiences[path] = ctx.audience.for_path(path, self._fragment)
+        return aud
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        if self._jws is None:
+            from pystep.jose.jws import CompactSigner
+
+            self._jws = CompactSigner(self._header, self._signer)
+        return self._jws.sign(claims)
 
 
 def load_key(name: str, ctx: MintContext, *, prompt: str | None = None) -> KeyRef:

@@ -9,29 +9,38 @@ RFC 7638 thumbprint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pystep.claims import step_claims
 from pystep.errors import ProvisionerError
 from pystep.jose.signer import Signer
-from pystep.provisioners._common import load_key, thumbprint
+from pystep.provisioners._common import TokenSigning, load_key, thumbprint
 from pystep.provisioners.base import MintContext, ProvisionerRecord
 from pystep.request import TokenKind, TokenRequest
 
 PROVISIONER_KEY_PROMPT = "Please enter the password to decrypt the provisioner key"
 
 
-@dataclass
 class JWKMinter:
-    record: ProvisionerRecord | None
-    issuer: str
-    kid: str
-    signer: Signer
-    ctx: MintContext
+    """Mints JWK tokens: header ``{"alg", "kid", "typ"}`` and step's claims."""
+
+    def __init__(
+        self,
+        record: ProvisionerRecord | None,
+        issuer: str,
+        kid: str,
+        signer: Signer,
+        ctx: MintContext,
+    ) -> None:
+        self.record = record
+        self.issuer = issuer
+        self.kid = kid
+        self.signer = signer
+        self.ctx = ctx
+        self._signing = TokenSigning({"kid": kid}, signer)
+
+    def __repr__(self) -> str:
+        return f"JWKMinter(issuer={self.issuer!r}, kid={self.kid!r}, alg={self.signer.alg!r})"
 
     def mint(self, req: TokenRequest) -> str:
-        from pystep.jose.jws import sign_compact
-
         if req.kind in (TokenKind.SSH_RENEW, TokenKind.SSH_REKEY):
             # step mints these, and step-ca always refuses them ("not implemented"):
             # say so instead of printing a token that cannot work.
@@ -45,11 +54,11 @@ class JWKMinter:
         claims = step_claims(
             req,
             issuer=self.issuer,
-            audience=self.ctx.audience.for_path(req.kind.path),
+            audience=self._signing.audience(self.ctx, req.kind.path),
             now=self.ctx.now(),
             sha=self.ctx.root_sha,
         )
-        return sign_compact({"kid": self.kid}, claims, self.signer)
+        return self._signing.sign(claims)
 
 
 def prepare(record: ProvisionerRecord, ctx: MintContext) -> JWKMinter:

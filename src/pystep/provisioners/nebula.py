@@ -17,13 +17,13 @@ a prompt (step only prompts).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pystep.claims import sans_claim, step_claims
 from pystep.errors import KeyLoadError, UsageError
 from pystep.jose.signer import Signer
-from pystep.provisioners._common import thumbprint
+from pystep.provisioners._common import TokenSigning, thumbprint
 from pystep.provisioners.base import MintContext, ProvisionerRecord
 from pystep.request import TokenKind, TokenRequest
 
@@ -40,10 +40,15 @@ class NebulaMinter:
     signer: Signer
     cert: NebulaCert
     ctx: MintContext
+    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _token_signing(self) -> TokenSigning:
+        """The header encoding and audiences, computed on the first token."""
+        if self._signing is None:
+            self._signing = TokenSigning(self.header, self.signer, self.fragment)
+        return self._signing
 
     def mint(self, req: TokenRequest) -> str:
-        from pystep.jose.jws import sign_compact
-
         if req.kind in (TokenKind.SSH_RENEW, TokenKind.SSH_REKEY, TokenKind.RENEW):
             from pystep.errors import ProvisionerError
 
@@ -59,11 +64,11 @@ class NebulaMinter:
         claims = step_claims(
             req,
             issuer=self.issuer,
-            audience=self.ctx.audience.for_path(req.kind.path, self.fragment),
+            audience=self._token_signing().audience(self.ctx, req.kind.path),
             now=self.ctx.now(),
             sha=self.ctx.root_sha,
         )
-        return sign_compact(self.header, claims, self.signer)
+        return self._token_signing().sign(claims)
 
     def _check_sans(self, req: TokenRequest) -> None:
         allowed = {self.cert.name, *self.cert.ips}

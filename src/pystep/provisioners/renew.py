@@ -16,12 +16,12 @@ a key that does not belong to the leaf is refused here (the CA would answer 500)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pystep.errors import InputError, KeyLoadError, UsageError
 from pystep.jose.signer import Signer
-from pystep.provisioners._common import load_key, thumbprint
+from pystep.provisioners._common import TokenSigning, load_key, thumbprint
 from pystep.provisioners.base import MintContext, ProvisionerRecord
 from pystep.request import TokenKind, TokenRequest
 
@@ -35,28 +35,33 @@ class RenewMinter:
     header: dict[str, Any]
     signer: Signer
     ctx: MintContext
+    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _token_signing(self) -> TokenSigning:
+        """The header encoding and audiences, computed on the first token."""
+        if self._signing is None:
+            self._signing = TokenSigning(self.header, self.signer, None)
+        return self._signing
 
     @property
     def record(self) -> ProvisionerRecord | None:
         return None
 
     def mint(self, req: TokenRequest) -> str:
-        from pystep.jose.jws import sign_compact
-
         if req.subject and req.subject != self.common_name:
             raise UsageError(
                 f"positional argument {req.subject} must match the certificate common name"
             )
         iat = int(self.ctx.now().timestamp())
         claims = {
-            "aud": self.ctx.audience.for_path(TokenKind.RENEW.path),
+            "aud": self._token_signing().audience(self.ctx, TokenKind.RENEW.path),
             "exp": iat + RENEW_VALIDITY_SECONDS,
             "iat": iat,
             "iss": RENEW_ISSUER,
             "nbf": iat,
             "sub": self.common_name,
         }
-        return sign_compact(self.header, claims, self.signer)
+        return self._token_signing().sign(claims)
 
 
 def _common_name(cert: Any, path: str) -> str:

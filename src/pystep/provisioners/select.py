@@ -4,7 +4,7 @@ several fit and nobody can be asked."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pystep.errors import ProvisionerError, UsageError
 from pystep.provisioners.base import ProvisionerRecord
@@ -16,8 +16,7 @@ ALL_TOKEN_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(NamedTuple):
     """Which provisioners the flags in use allow.
 
     ``only_type``: X5C when --x5c-cert/--x5c-key are set, SSHPOP for --sshpop-*, Nebula for

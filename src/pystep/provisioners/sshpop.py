@@ -10,13 +10,13 @@ OpenSSH incl. bcrypt-encrypted, PEM, JWK, or a KMS name) and carries base claims
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pystep.claims import base_claims
 from pystep.errors import ProvisionerError, UsageError
 from pystep.jose.signer import Signer
-from pystep.provisioners._common import load_key, thumbprint
+from pystep.provisioners._common import TokenSigning, load_key, thumbprint
 from pystep.provisioners.base import MintContext, ProvisionerRecord
 from pystep.request import TokenKind, TokenRequest
 
@@ -32,10 +32,15 @@ class SSHPOPMinter:
     signer: Signer
     ctx: MintContext
     serial: int = 0
+    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _token_signing(self) -> TokenSigning:
+        """The header encoding and audiences, computed on the first token."""
+        if self._signing is None:
+            self._signing = TokenSigning(self.header, self.signer, self.fragment)
+        return self._signing
 
     def mint(self, req: TokenRequest) -> str:
-        from pystep.jose.jws import sign_compact
-
         if req.kind not in SSHPOP_KINDS:
             raise ProvisionerError(
                 f"unexpected requested token type for SSHPOP token: {req.kind.value}: "
@@ -53,11 +58,11 @@ class SSHPOPMinter:
         claims = base_claims(
             req,
             issuer=self.issuer,
-            audience=self.ctx.audience.for_path(req.kind.path, self.fragment),
+            audience=self._token_signing().audience(self.ctx, req.kind.path),
             now=self.ctx.now(),
             sha=self.ctx.root_sha,
         )
-        return sign_compact(self.header, claims, self.signer)
+        return self._token_signing().sign(claims)
 
 
 def prepare(record: ProvisionerRecord, ctx: MintContext) -> SSHPOPMinter:

@@ -24,13 +24,13 @@ paths or KMS URIs (which may carry a PIN) into every token.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pystep.claims import step_claims
 from pystep.errors import KeyLoadError, ProvisionerError, UsageError
 from pystep.jose.signer import Signer
-from pystep.provisioners._common import load_key, thumbprint
+from pystep.provisioners._common import TokenSigning, load_key, thumbprint
 from pystep.provisioners.base import MintContext, ProvisionerRecord
 from pystep.request import TokenKind, TokenRequest
 
@@ -46,20 +46,25 @@ class X5CMinter:
     header: dict[str, Any]
     signer: Signer
     ctx: MintContext
+    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _token_signing(self) -> TokenSigning:
+        """The header encoding and audiences, computed on the first token."""
+        if self._signing is None:
+            self._signing = TokenSigning(self.header, self.signer, self.fragment)
+        return self._signing
 
     def mint(self, req: TokenRequest) -> str:
-        from pystep.jose.jws import sign_compact
-
         if req.kind is TokenKind.RENEW:
             raise ProvisionerError("renew tokens are not signed by a provisioner key")
         claims = step_claims(
             req,
             issuer=self.issuer,
-            audience=self.ctx.audience.for_path(req.kind.path, self.fragment),
+            audience=self._token_signing().audience(self.ctx, req.kind.path),
             now=self.ctx.now(),
             sha=self.ctx.root_sha,
         )
-        return sign_compact(self.header, claims, self.signer)
+        return self._token_signing().sign(claims)
 
 
 def load_chain(name: str, ctx: MintContext) -> list[x509.Certificate]:
