@@ -36,6 +36,7 @@ class OfflineCA:
 
 
 def bracket_host(host: str) -> str:
+    """``[host]`` for an IPv6 address (as it goes into a URL), anything else unchanged."""
     try:
         if isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
             return f"[{host}]"
