@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +34,8 @@ from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
-from pystep.errors import InputError, PystepError
+from pystep._files import read_bounded
+from pystep.errors import PystepError
 from pystep.request import TokenKind, TokenRequest
 from pystep.timeutil import TimeDuration
 
@@ -92,16 +92,8 @@ class BatchResult:
 
 def read_batch_lines(path: str) -> list[str]:
     """The lines of ``path`` (``-`` is stdin), UTF-8, BOM skipped."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_BATCH_BYTES + 1)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_BATCH_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"error reading {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BATCH_BYTES:
-        raise InputError(f"error reading {path}: larger than {MAX_BATCH_BYTES >> 20} MiB")
+    data = read_bounded(path, MAX_BATCH_BYTES, too_large=f"larger than {MAX_BATCH_BYTES >> 20} MiB",
+                        dash_is_stdin=True)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8", "replace").splitlines()

@@ -224,17 +224,16 @@ class CAClient:
         self, token: str, serial: str | int, *, reason_code: int = 0, reason: str = ""
     ) -> Response:
         """POST /1.0/revoke (passive) of the certificate with this decimal serial."""
-        body = {
-            "serial": str(serial),
-            "ott": token,
-            "reasonCode": reason_code,
-            "reason": reason,
-            "passive": True,
-        }
-        return self.post("/1.0/revoke", body)
+        return self._revoke("/1.0/revoke", token, serial, reason_code, reason)
 
     def ssh_revoke(
         self, token: str, serial: str | int, *, reason_code: int = 0, reason: str = ""
+    ) -> Response:
+        """POST /1.0/ssh/revoke (passive) of the SSH certificate with this serial."""
+        return self._revoke("/1.0/ssh/revoke", token, serial, reason_code, reason)
+
+    def _revoke(
+        self, path: str, token: str, serial: str | int, reason_code: int, reason: str
     ) -> Response:
         body = {
             "serial": str(serial),
@@ -243,7 +242,7 @@ class CAClient:
             "reason": reason,
             "passive": True,
         }
-        return self.post("/1.0/ssh/revoke", body)
+        return self.post(path, body)
 
     def ssh_sign(
         self,

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from typing import Any
 
 from tests.harness.client import CAClient
 from tests.harness.pki import CA_PASSWORD, Pki, make_pki
+from tests.harness.ports import free_port
 from tests.harness.provisioners import (
     REPO,
     Provisioner,
@@ -71,12 +71,6 @@ def find_step_ca_binary() -> Path | None:
         return path
     built = default_binary_path()
     return built if built.is_file() and os.access(built, os.X_OK) else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ca_config(

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from jwcrypto import jwa, jwe, jwk, jwt
 
 from tests.conftest import RunPystep
-from tests.harness.client import make_csr
 from tests.harness.stepca import StepCA
+from tests.integration._verify_helpers import case_csr, verify_online
 
 
 def _b64(data: bytes) -> str:
@@ -233,21 +233,8 @@ def test_verifier_agrees_with_step_ca(
 ) -> None:
     case = CASES[name](maker)
     claims = _claims(case.token)
-    sub = claims.get("sub") if isinstance(claims.get("sub"), str) else "x"
-    cn = case.cn if case.cn is not None else sub
-    sans = case.sans if case.sans is not None else (
-        claims["sans"] if isinstance(claims.get("sans"), list) else [sub])
-    csr_pem, _ = make_csr(str(cn), [str(s) for s in sans])
-    csr_file = tmp_path / "req.csr"
-    csr_file.write_text(csr_pem)
-    args = ["ca", "verify-token", case.token, "--ca-url", step_ca.url, "--root",
-            str(step_ca.root_path), "--for", case.op, "--ca-start", str(step_ca.started_at),
-            "--format", "json"]
-    if case.op == "sign":
-        args += ["--csr", str(csr_file)]
-    result = run_pystep(*args, env={"STEPPATH": str(tmp_path / "none")})
-    assert result.returncode in (0, 1), result.stderr
-    verdict = json.loads(result.stdout)
+    csr_pem = case_csr(claims, case.cn, case.sans)
+    result, verdict = verify_online(run_pystep, step_ca, tmp_path, case.token, case.op, csr_pem)
     status = _ca_answer(step_ca, case, claims, csr_pem)
     ca_accepts = 200 <= status < 300
     if case.known_blind_spot:

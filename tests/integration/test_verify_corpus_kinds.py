@@ -12,7 +12,6 @@ remembers jti values, the verifier does not). One session CA (``step_ca``) for a
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import shutil
 import subprocess
@@ -33,11 +32,11 @@ from pystep.keys.nebula import load_nebula_key
 from pystep.keys.signers import signer_from_private_key
 from pystep.verify.inspect import inspect_token
 from tests.conftest import RunPystep, run_pystep_cmd
-from tests.harness.client import make_csr
 from tests.harness.extras import k8ssa as k8s_extra
 from tests.harness.extras import nebula as neb_extra
 from tests.harness.extras import x5c as x5c_extra
 from tests.harness.stepca import StepCA
+from tests.integration._verify_helpers import case_csr, verify_online
 from tests.integration.test_renew import CN as RENEW_CN
 from tests.integration.test_renew import obtain_cert
 from tests.integration.test_sshpop import HOST as SSH_HOST
@@ -466,21 +465,8 @@ def test_verifier_agrees_with_step_ca(
     claims = _claims(case.token)
     if "-good" in name:  # inspect-token names the kind of every good token
         assert inspect_token(case.token)["kind"] == GUESS[name.split("-")[0]]
-    sub = claims.get("sub") if isinstance(claims.get("sub"), str) else "x"
-    cn = case.cn if case.cn is not None else sub
-    sans = case.sans if case.sans is not None else (
-        claims["sans"] if isinstance(claims.get("sans"), list) else [sub])
-    csr_pem, _ = make_csr(str(cn), [str(s) for s in sans])
-    csr_file = tmp_path / "req.csr"
-    csr_file.write_text(csr_pem)
-    args = ["ca", "verify-token", case.token, "--ca-url", step_ca.url, "--root",
-            str(step_ca.root_path), "--for", case.op, "--ca-start", str(step_ca.started_at),
-            "--format", "json"]
-    if case.op == "sign":
-        args += ["--csr", str(csr_file)]
-    result = run_pystep(*args, env={"STEPPATH": str(tmp_path / "none")})
-    assert result.returncode in (0, 1), result.stderr
-    verdict = json.loads(result.stdout)
+    csr_pem = case_csr(claims, case.cn, case.sans)
+    result, verdict = verify_online(run_pystep, step_ca, tmp_path, case.token, case.op, csr_pem)
     status = _ca_answer(step_ca, case, claims, csr_pem)
     ca_accepts = 200 <= status < 300
     fail: dict[str, Any] = next(

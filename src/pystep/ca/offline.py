@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pystep._files import read_bounded
 from pystep.errors import ConfigError
 from pystep.provisioners.base import ProvisionerRecord
 
@@ -35,6 +36,7 @@ class OfflineCA:
 
 
 def bracket_host(host: str) -> str:
+    """``[host]`` for an IPv6 address (as it goes into a URL), anything else unchanged."""
     try:
         if isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
             return f"[{host}]"
@@ -45,13 +47,7 @@ def bracket_host(host: str) -> str:
 
 def load_ca_config(path: str) -> OfflineCA:
     """Read ``path`` as ca.json; errors in step's wording."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_CA_JSON_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"error reading {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_CA_JSON_BYTES:
-        raise ConfigError(f"error reading {path}: file too large")
+    data = read_bounded(path, MAX_CA_JSON_BYTES, error=ConfigError, too_large="file too large")
     try:
         cfg: Any = json.loads(data)
     except ValueError as exc:

@@ -15,6 +15,7 @@ import re
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from pystep._files import read_bounded
 from pystep.errors import KeyLoadError
 from pystep.jose.signer import Signer
 from pystep.keys.nebula_wire import (
@@ -46,14 +47,7 @@ _PEM_RE = re.compile(
 
 
 def _read_bounded(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_SIZE + 1)
-    except OSError as exc:
-        raise KeyLoadError(f"error reading {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_FILE_SIZE:
-        raise KeyLoadError(f"error reading {path}: file is too large")
-    return data
+    return read_bounded(path, MAX_FILE_SIZE, error=KeyLoadError)
 
 
 def first_pem_block(data: bytes) -> tuple[str, bytes] | None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from pystep._files import read_bounded
 from pystep.errors import KeyLoadError
 from pystep.jose.signer import PublicKey
 
@@ -26,17 +27,6 @@ MAX_CERTIFICATES = 64
 
 _X5C_PREFIX = "error validating x5c certificate chain and key for use in x5c header: ValidateX5C"
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([^-\r\n]+)-----\r?\n(?P<body>.*?)-----END \1-----", re.S)
-
-
-def _read_bounded(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BUNDLE_SIZE + 1)
-    except OSError as exc:
-        raise KeyLoadError(f"error reading {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_BUNDLE_SIZE:
-        raise KeyLoadError(f"error reading {path}: file is too large")
-    return data
 
 
 def parse_cert_bundle(data: bytes, path: str = "certificate") -> list[x509.Certificate]:
@@ -67,7 +57,7 @@ def parse_cert_bundle(data: bytes, path: str = "certificate") -> list[x509.Certi
 
 def load_cert_bundle(path: str) -> list[x509.Certificate]:
     """Read ``--x5c-cert``: a PEM bundle (leaf first, as written) or one DER certificate."""
-    return parse_cert_bundle(_read_bounded(path), path)
+    return parse_cert_bundle(read_bounded(path, MAX_BUNDLE_SIZE, error=KeyLoadError), path)
 
 
 def _public_der(key: object) -> bytes:

@@ -138,7 +138,23 @@ def verify(public_key: PublicKey, alg: str, signing_input: bytes, signature: byt
 SigFormat = Literal["raw", "der"]
 
 
-class DigestSigner:
+class KeySigner:
+    """The Signer protocol's ``alg`` and ``public_key()`` for a KMS key: the alg follows
+    from the public key (:func:`alg_for_key`). Backends subclass it and add ``sign``."""
+
+    def __init__(self, public_key: PublicKey) -> None:
+        self._public_key = public_key
+        self._alg = alg_for_key(public_key)
+
+    @property
+    def alg(self) -> str:
+        return self._alg
+
+    def public_key(self) -> PublicKey:
+        return self._public_key
+
+
+class DigestSigner(KeySigner):
     """A Signer over a "sign this" callback, for backends that sign remotely.
 
     ``sign_fn`` gets the digest (ECDSA/RSA) or the whole signing input (EdDSA) and
@@ -153,17 +169,9 @@ class DigestSigner:
         *,
         ec_format: SigFormat = "der",
     ) -> None:
-        self._public_key = public_key
-        self._alg = alg_for_key(public_key)
+        super().__init__(public_key)
         self._sign_fn = sign_fn
         self._ec_format = ec_format
-
-    @property
-    def alg(self) -> str:
-        return self._alg
-
-    def public_key(self) -> PublicKey:
-        return self._public_key
 
     def sign(self, signing_input: bytes) -> bytes:
         if self._alg == "EdDSA":

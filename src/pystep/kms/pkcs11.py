@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from pystep.errors import KMSError, MissingExtraError
 from pystep.kms import KmsOptions, get_pin, param, param_bytes
-from pystep.kms._sig import alg_for_key, digest, normalize_raw
+from pystep.kms._sig import KeySigner, digest, normalize_raw
 from pystep.kms.uri import KmsUri
 
 if TYPE_CHECKING:
@@ -42,21 +42,13 @@ def _pkcs11() -> Any:
     return pkcs11
 
 
-class Pkcs11Signer:
+class Pkcs11Signer(KeySigner):
     """A Signer over a private key object in an open, logged-in session."""
 
     def __init__(self, session: Any, private_key: Any, public_key: PublicKey) -> None:
+        super().__init__(public_key)
         self._session = session
         self._key = private_key
-        self._public_key = public_key
-        self._alg = alg_for_key(public_key)
-
-    @property
-    def alg(self) -> str:
-        return self._alg
-
-    def public_key(self) -> PublicKey:
-        return self._public_key
 
     def sign(self, signing_input: bytes) -> bytes:
         mech = _pkcs11().Mechanism
@@ -264,14 +256,24 @@ def _open(key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions) -> Any:
     return _login(path, token, key_uri, kms_uri, opts)
 
 
-def open_signer(key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions) -> Pkcs11Signer:
-    """A signer for the private key named by ``key_uri`` (see the module docstring)."""
-    pkcs11 = _pkcs11()
+def _open_object(
+    key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions, object_class: Any, what: str
+) -> tuple[Any, dict[Any, Any], Any]:
+    """Log in and find the one ``object_class`` object the key name selects:
+    ``(session, search template, object)``."""
     template = _key_template(key_uri, kms_uri)
     session = _open(key_uri, kms_uri, opts)
-    priv = _find_one(session, pkcs11.ObjectClass.PRIVATE_KEY, template)
-    if priv is None:
-        raise KMSError(f"pkcs11: no private key found with {_describe_key(key_uri, kms_uri)}")
+    obj = _find_one(session, object_class, template)
+    if obj is None:
+        raise KMSError(f"pkcs11: no {what} found with {_describe_key(key_uri, kms_uri)}")
+    return session, template, obj
+
+
+def open_signer(key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions) -> Pkcs11Signer:
+    """A signer for the private key named by ``key_uri`` (see the module docstring)."""
+    session, template, priv = _open_object(
+        key_uri, kms_uri, opts, _pkcs11().ObjectClass.PRIVATE_KEY, "private key"
+    )
     public_key = _public_key(session, priv, template)
     return Pkcs11Signer(session, priv, public_key)
 
@@ -280,10 +282,7 @@ def load_certificates(
     key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions
 ) -> list[x509.Certificate]:
     """The certificate object stored under the key name's id/object."""
-    pkcs11 = _pkcs11()
-    template = _key_template(key_uri, kms_uri)
-    session = _open(key_uri, kms_uri, opts)
-    obj = _find_one(session, pkcs11.ObjectClass.CERTIFICATE, template)
-    if obj is None:
-        raise KMSError(f"pkcs11: no certificate found with {_describe_key(key_uri, kms_uri)}")
-    return [x509.load_der_x509_certificate(bytes(obj[pkcs11.Attribute.VALUE]))]
+    _, _, obj = _open_object(
+        key_uri, kms_uri, opts, _pkcs11().ObjectClass.CERTIFICATE, "certificate"
+    )
+    return [x509.load_der_x509_certificate(bytes(obj[_pkcs11().Attribute.VALUE]))]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pystep.errors import KMSError
 from pystep.jose.signer import PublicKey
 from pystep.kms import KmsOptions
-from pystep.kms._sig import alg_for_key, ints_to_raw
+from pystep.kms._sig import KeySigner, ints_to_raw
 from pystep.kms.uri import KmsUri, has_scheme
 
 SSH_AGENT_FAILURE = 5
@@ -161,21 +161,13 @@ def parse_public_key(blob: bytes) -> PublicKey:
     raise KMSError(f"sshagentkms: unsupported key type {key_type}")
 
 
-class SshAgentSigner:
+class SshAgentSigner(KeySigner):
     """A Signer whose private key lives in the ssh-agent."""
 
     def __init__(self, client: AgentClient, key: AgentKey) -> None:
+        super().__init__(parse_public_key(key.blob))
         self._client = client
         self._key = key
-        self._public_key = parse_public_key(key.blob)
-        self._alg = alg_for_key(self._public_key)
-
-    @property
-    def alg(self) -> str:
-        return self._alg
-
-    def public_key(self) -> PublicKey:
-        return self._public_key
 
     def sign(self, signing_input: bytes) -> bytes:
         if self._alg == "RS256":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystep.errors import KMSError, MissingExtraError
 from pystep.kms import KmsOptions, get_pin, param
-from pystep.kms._sig import alg_for_key, der_to_raw, hash_for_alg
+from pystep.kms._sig import KeySigner, der_to_raw, hash_for_alg
 from pystep.kms.uri import KmsUri
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _device_error(action: str, exc: Exception) -> KMSError:
     return KMSError(f"yubikey: {action} failed: {_one_line(exc)}")
 
 
-class YubiKeySigner:
+class YubiKeySigner(KeySigner):
     """Signs with the key in one PIV slot; implements the Signer protocol."""
 
     def __init__(
@@ -124,8 +124,8 @@ class YubiKeySigner:
         self._serial = serial
         self._slot = slot
         self._pin = pin
-        self._public, self._key_type = self._read_public()
-        self._alg = alg_for_key(self._public)
+        public, self._key_type = self._read_public()
+        super().__init__(public)
 
     def _read_public(self) -> tuple[PublicKey, Any]:
         piv = _yubikit()
@@ -144,13 +144,6 @@ class YubiKeySigner:
                 raise KMSError(
                     f"yubikey: slot {self._slot:x} holds no certificate or key"
                 ) from None
-
-    @property
-    def alg(self) -> str:
-        return self._alg
-
-    def public_key(self) -> PublicKey:
-        return self._public
 
     def sign(self, signing_input: bytes) -> bytes:
         piv = _yubikit()

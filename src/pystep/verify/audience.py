@@ -3,10 +3,10 @@ lookup by token (``LoadByToken``): spec ca.md §3."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from pystep.ca.offline import bracket_host
 from pystep.provisioners.base import ProvisionerRecord
 from pystep.verify.result import Operation
 
@@ -23,15 +23,6 @@ _PATHS: dict[Operation, tuple[str, ...]] = {
 }
 
 
-def _host(h: str) -> str:
-    try:
-        if isinstance(ipaddress.ip_address(h), ipaddress.IPv6Address):
-            return f"[{h}]"
-    except ValueError:
-        pass
-    return h
-
-
 def audiences(dns_names: Iterable[str], op: Operation, fragment: str = "") -> list[str]:
     """What the CA accepts as ``aud`` for ``op``; with ``fragment`` every URL gets
     ``#fragment`` (X5C, SSHPOP, Nebula, AWS, GCP) and the legacy value stops matching."""
@@ -40,7 +31,7 @@ def audiences(dns_names: Iterable[str], op: Operation, fragment: str = "") -> li
         out.append(LEGACY if not fragment else f"{LEGACY}#{fragment}")
     for h in dns_names:
         for path in _PATHS[op]:
-            url = f"https://{_host(h)}{path}"
+            url = f"https://{bracket_host(h)}{path}"
             out.append(f"{url}#{fragment}" if fragment else url)
     return out
 

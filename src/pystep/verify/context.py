@@ -89,6 +89,32 @@ def standard_claims(ctx: Ctx, prefix: str, name: str, aud_list: list[str],
                 reason_ok=f"'{c.sub}'")
 
 
+def require_supported(ctx: Ctx, supported: tuple[Operation, ...], kind: str) -> None:
+    """The provisioner type must implement the operation (step-ca's message)."""
+    ctx.rec.require(ctx.op in supported, "operation",
+                    f"provisioner {ctx.op.value} not implemented for {kind} provisioners",
+                    reason_ok=f"{kind} provisioners support {ctx.op.value}")
+
+
+def require_ssh_ca(ctx: Ctx, kind: str, unknown: str | None = None) -> None:
+    """For an SSH sign, enableSSHCA must not be false (``sshCA is disabled for <kind>
+    provisioner '<name>'``). Without ``unknown`` only a failure is recorded; with it a
+    pass is recorded too, or that warning when the CA's global claims are not known."""
+    if ctx.op is not Operation.SSH_SIGN:
+        return
+    assert ctx.record is not None
+    enabled = ctx.authority.ssh_enabled(ctx.record)
+    if enabled is False:
+        raise ctx.rec.fail("enableSSHCA",
+                           f"sshCA is disabled for {kind} provisioner '{ctx.record.name}'")
+    if unknown is None:
+        return
+    if enabled is None:
+        ctx.rec.warn("enableSSHCA", unknown)
+    else:
+        ctx.rec.ok("enableSSHCA")
+
+
 def op_audiences(ctx: Ctx, fragment: str = "") -> list[str]:
     return audiences(ctx.authority.dns_names, ctx.op, fragment)
 

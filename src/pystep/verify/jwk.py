@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pystep.errors import InputError
 from pystep.jose.jwk import public_key_from_jwk
-from pystep.verify.context import Ctx, op_audiences, signature_ok, standard_claims
+from pystep.verify.context import (
+    Ctx,
+    op_audiences,
+    require_ssh_ca,
+    signature_ok,
+    standard_claims,
+)
 from pystep.verify.result import Operation
 
 SUPPORTED = (Operation.SIGN, Operation.REVOKE, Operation.SSH_SIGN, Operation.SSH_REVOKE)
@@ -18,14 +24,8 @@ def authorize(ctx: Ctx) -> None:
                 Operation.RENEW: "AuthorizeRenew"}.get(ctx.op, ctx.op.value)
         raise rec.fail("operation", f"provisioner.{what} not implemented for JWK provisioners")
     rec.ok("operation", f"JWK provisioners support {ctx.op.value}")
-    if ctx.op is Operation.SSH_SIGN:
-        enabled = ctx.authority.ssh_enabled(ctx.record)
-        if enabled is None:
-            rec.warn("enableSSHCA", "the CA's global claims are not visible online; assuming "
-                     "enableSSHCA is true (use --ca-config to know)")
-        else:
-            rec.require(enabled, "enableSSHCA",
-                        f"sshCA is disabled for jwk provisioner '{name}'")
+    require_ssh_ca(ctx, "jwk", "the CA's global claims are not visible online; assuming "
+                   "enableSSHCA is true (use --ca-config to know)")
     key_json = ctx.record.raw.get("key")
     try:
         key = public_key_from_jwk(key_json if isinstance(key_json, dict) else {})

@@ -8,7 +8,13 @@ import base64
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from pystep.jose.signer import PublicKey
-from pystep.verify.context import Ctx, signature_ok, standard_claims
+from pystep.verify.context import (
+    Ctx,
+    require_ssh_ca,
+    require_supported,
+    signature_ok,
+    standard_claims,
+)
 from pystep.verify.result import Operation
 
 ISSUER = "kubernetes/serviceaccount"
@@ -37,14 +43,8 @@ def public_keys(raw: object) -> list[PublicKey]:
 def authorize(ctx: Ctx) -> None:
     assert ctx.record is not None
     rec = ctx.rec
-    rec.require(ctx.op in SUPPORTED, "operation",
-                f"provisioner {ctx.op.value} not implemented for K8sSA provisioners",
-                reason_ok=f"K8sSA provisioners support {ctx.op.value}")
-    if ctx.op is Operation.SSH_SIGN:
-        enabled = ctx.authority.ssh_enabled(ctx.record)
-        if enabled is False:
-            raise rec.fail("enableSSHCA",
-                           f"sshCA is disabled for k8sSA provisioner '{ctx.record.name}'")
+    require_supported(ctx, SUPPORTED, "K8sSA")
+    require_ssh_ca(ctx, "k8sSA")
     keys = public_keys(ctx.record.raw.get("publicKeys"))
     ok = any(signature_ok(ctx, k) is None for k in keys)
     rec.require(ok, "signature", "k8ssa.authorizeToken; error validating k8sSA token and "

@@ -14,7 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from pystep.keys.nebula import NebulaCert
 from pystep.keys.nebula_wire import parse_raw
-from pystep.verify.context import Ctx, op_audiences, signature_ok, standard_claims
+from pystep.verify.context import (
+    Ctx,
+    op_audiences,
+    require_ssh_ca,
+    require_supported,
+    signature_ok,
+    standard_claims,
+)
 from pystep.verify.result import Operation
 
 SUPPORTED = (Operation.SIGN, Operation.REVOKE, Operation.SSH_SIGN, Operation.SSH_REVOKE)
@@ -106,13 +113,8 @@ def header_cert(value: object) -> tuple[bytes, NebulaCert]:
 def authorize(ctx: Ctx) -> None:
     assert ctx.record is not None
     rec, name = ctx.rec, ctx.record.name
-    rec.require(ctx.op in SUPPORTED, "operation",
-                f"provisioner {ctx.op.value} not implemented for Nebula provisioners",
-                reason_ok=f"Nebula provisioners support {ctx.op.value}")
-    if ctx.op is Operation.SSH_SIGN:
-        enabled = ctx.authority.ssh_enabled(ctx.record)
-        if enabled is False:
-            raise rec.fail("enableSSHCA", f"sshCA is disabled for nebula provisioner '{name}'")
+    require_supported(ctx, SUPPORTED, "Nebula")
+    require_ssh_ca(ctx, "nebula")
     try:
         raw, cert = header_cert(ctx.decoded.header.get("nebula"))
     except ValueError as exc:

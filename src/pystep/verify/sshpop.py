@@ -9,7 +9,13 @@ import binascii
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pystep.keys.sshcert import SSHCert, parse_ssh_certificate
-from pystep.verify.context import Ctx, op_audiences, signature_ok, standard_claims
+from pystep.verify.context import (
+    Ctx,
+    op_audiences,
+    require_supported,
+    signature_ok,
+    standard_claims,
+)
 from pystep.verify.result import Operation
 
 SUPPORTED = (Operation.SSH_RENEW, Operation.SSH_REKEY, Operation.SSH_REVOKE)
@@ -38,9 +44,7 @@ def _wire(key: object) -> bytes:
 def authorize(ctx: Ctx) -> None:
     assert ctx.record is not None
     rec, name = ctx.rec, ctx.record.name
-    rec.require(ctx.op in SUPPORTED, "operation",
-                f"provisioner {ctx.op.value} not implemented for SSHPOP provisioners",
-                reason_ok=f"SSHPOP provisioners support {ctx.op.value}")
+    require_supported(ctx, SUPPORTED, "SSHPOP")
     try:
         cert = header_cert(ctx.decoded.header.get("sshpop"))
     except Exception as exc:  # KeyLoadError, ValueError

@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from pystep.verify.context import Ctx, op_audiences, signature_ok, standard_claims
+from pystep.verify.context import (
+    Ctx,
+    op_audiences,
+    require_ssh_ca,
+    require_supported,
+    signature_ok,
+    standard_claims,
+)
 from pystep.verify.result import Operation
 
 SUPPORTED = (Operation.SIGN, Operation.REVOKE, Operation.SSH_SIGN)
@@ -132,16 +139,8 @@ def has_digital_signature(cert: x509.Certificate) -> bool:
 def authorize(ctx: Ctx) -> None:
     assert ctx.record is not None
     rec, name = ctx.rec, ctx.record.name
-    rec.require(ctx.op in SUPPORTED, "operation",
-                f"provisioner {ctx.op.value} not implemented for X5C provisioners",
-                reason_ok=f"X5C provisioners support {ctx.op.value}")
-    if ctx.op is Operation.SSH_SIGN:
-        enabled = ctx.authority.ssh_enabled(ctx.record)
-        if enabled is None:
-            rec.warn("enableSSHCA", "global claims unknown online; assuming enabled")
-        else:
-            rec.require(enabled, "enableSSHCA",
-                        f"sshCA is disabled for x5c provisioner '{name}'")
+    require_supported(ctx, SUPPORTED, "X5C")
+    require_ssh_ca(ctx, "x5c", "global claims unknown online; assuming enabled")
     try:
         certs = header_certs(ctx.decoded.header.get("x5c"))
     except ValueError as exc:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.pki import Pki
+from tests.harness.ports import free_port, free_port_pair
 
 STATE = "state.json"
 SOFTHSM_MODULES = (
@@ -118,23 +119,6 @@ def _wait_port(port: int, log: Path, what: str, timeout: float = 15.0) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on port {port}: {log.read_text()[-500:]}")
-
-
-def _free_port(pair: bool = False) -> int:
-    """A free loopback port (with ``pair``, P+1 is free too)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not pair:
-            return port
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port")
 
 
 def _need(*tools: str) -> None:
@@ -356,7 +340,7 @@ def setup_tpm(base: Path) -> tuple[Details, str]:
     (d / "state").mkdir(parents=True, exist_ok=True)
     storage = d / "keys"
     storage.mkdir(exist_ok=True)
-    port = _free_port(pair=True)
+    port = free_port_pair()
     log = d / "swtpm.log"
     _spawn(
         ["swtpm", "socket", "--tpm2",
@@ -402,7 +386,7 @@ def setup_awskms(base: Path) -> tuple[Details, str]:
 
     d = base / "aws"
     d.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = d / "moto.log"
     # moto's server, fixed to sign MessageType=DIGEST as AWS does (see _moto_digest.py)
     argv = [sys.executable, "-m", "tests.harness.extras._moto_digest", "-H", "127.0.0.1",

@@ -18,6 +18,7 @@ from pystep.errors import KMSError
 from pystep.kms import KmsOptions, open_signer
 from pystep.kms._sig import digest, verify
 from tests.ci import require_module
+from tests.harness.ports import free_port
 
 boto3 = require_module("boto3", module_level=True)
 require_module("moto.server", module_level=True)
@@ -26,15 +27,9 @@ REGION = "us-west-2"
 INPUT = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhd3MifQ"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

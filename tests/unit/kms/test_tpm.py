@@ -20,6 +20,7 @@ from pystep import kms
 from pystep.errors import KMSError
 from pystep.kms import KmsOptions, tpm
 from pystep.kms.uri import parse
+from tests.harness.ports import free_port_pair
 
 _TOOLS = ("swtpm", "tpm2_createprimary", "tpm2_sign", "tpm2_readpublic", "tpm2_flushcontext")
 if any(shutil.which(t) is None for t in _TOOLS):
@@ -28,28 +29,11 @@ if any(shutil.which(t) is None for t in _TOOLS):
     pytest.skip("swtpm/tpm2-tools not installed", allow_module_level=True)
 
 
-def _free_port_pair() -> int:
-    """A port P such that P and P+1 are both free (swtpm's server and control ports)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port >= 65535:
-            continue
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
-
-
 @pytest.fixture(scope="module")
 def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One swtpm for this module; yields its TCTI string."""
     state = tmp_path_factory.mktemp("swtpm-state")
-    port = _free_port_pair()
+    port = free_port_pair()
     proc = subprocess.Popen(
         [
             "swtpm", "socket", "--tpm2",
