@@ -1,4 +1,5 @@
-"""AWS, GCP and Azure identity tokens against local metadata services (metadata_servers)."""
+"""AWS, GCP and Azure identity tokens against local metadata services
+(tests/harness/metadata_servers.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metadata_servers import IMDS, serve
 
 from pystep.errors import ProvisionerError
 from pystep.provisioners import aws, azure, gcp
 from pystep.provisioners.base import Audience, MintContext, ProvisionerRecord
 from pystep.request import TokenRequest
+from tests.harness.metadata_servers import IMDS, serve
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 DOC = {
