@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -94,10 +96,12 @@ def start_pystep(step_ca: StepCA, *args: str, env: dict[str, str] | None = None)
     return Child(proc)
 
 
-def browser_sign_in(child: Child, provider: dict[str, Any], consent: bool = True) -> None:
+def browser_sign_in(child: Child, provider: dict[str, Any], consent: bool = True) -> str:
+    """Complete the sign-in at the URL pystep shows; the redirect_uri it asked for."""
     issuer = re.escape(provider["issuer"])
     url = child.wait_line(rf"^({issuer}/\S+)$").group(1)
-    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", query["redirect_uri"]), query
     b = Browser()
     page = b.login_and_consent(b.go(url), login=USER, consent=consent)
     # the last page is pystep's loopback listener answering the redirect
@@ -105,6 +109,7 @@ def browser_sign_in(child: Child, provider: dict[str, Any], consent: bool = True
         provider["issuer"]
     )
     assert ("Success" if consent else "Failure") in page.html
+    return query["redirect_uri"]
 
 
 def device_sign_in(child: Child, provider: dict[str, Any]) -> str:
@@ -130,11 +135,13 @@ def token_of(child: Child) -> str:
     return token
 
 
-def assert_ca_signs(step_ca: StepCA, provider: dict[str, Any], token: str) -> None:
+def assert_ca_signs(
+    step_ca: StepCA, provider: dict[str, Any], token: str, client_id: str = extra.CLIENT_ID
+) -> None:
     header, claims = claims_of(token)
     assert header["alg"] == "ES256"
     assert claims["iss"] == provider["issuer"]
-    assert claims["aud"] == extra.CLIENT_ID
+    assert claims["aud"] == client_id
     assert claims["sub"] == USER and claims["email"] == EMAIL
     # CN and SANs come from the token: the CSR's are ignored by the CA
     result = step_ca.sign(token, "csr-cn.example.com", ["csr-san.example.com"])
@@ -163,6 +170,26 @@ def test_kid_selects_the_oidc_provisioner_by_client_id(
     token = token_of(child)
     assert "✔ Provisioner: idp (OIDC)" in "".join(child.stderr)
     assert_ca_signs(step_ca, provider, token)
+
+
+def test_listen_address_of_the_provisioner(step_ca: StepCA, provider: dict[str, Any]) -> None:
+    """``idp-listen`` has ``listenAddress``: the CA lists it and the redirect uses it."""
+    child = start_pystep(step_ca, USER, "--provisioner", extra.LISTEN_NAME)
+    redirect = browser_sign_in(child, provider)
+    assert redirect == f"http://127.0.0.1:{provider['listen_port']}"
+    assert_ca_signs(step_ca, provider, token_of(child), client_id=extra.LISTEN_CLIENT_ID)
+
+
+def test_step_listen_overrides_the_listen_address(
+    step_ca: StepCA, provider: dict[str, Any]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    child = start_pystep(step_ca, USER, "--provisioner", extra.LISTEN_NAME,
+                         env={"STEP_LISTEN": f"127.0.0.1:{port}"})
+    assert browser_sign_in(child, provider) == f"http://127.0.0.1:{port}"
+    assert_ca_signs(step_ca, provider, token_of(child), client_id=extra.LISTEN_CLIENT_ID)
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])

@@ -6,8 +6,13 @@ step-ca 0.19 fetches the provisioner's ``configurationEndpoint`` and the provide
 stopped by an ``atexit`` handler (it also gets SIGTERM from the kernel if the test process
 dies first).
 
-Provisioner ``idp``: ``clientID`` ``pystep-ca``, ``clientSecret`` ``s3cret``. The provider
-signs anyone in (devInteractions); the account ``alice`` has email ``alice@example.com``.
+Provisioners (the provider signs anyone in, devInteractions; the account ``alice`` has the
+email ``alice@example.com``):
+
+* ``idp``: ``clientID`` ``pystep-ca``, ``clientSecret`` ``s3cret``;
+* ``idp-listen``: client ``pystep-ca-listen`` (step-ca keys OIDC provisioners by client ID,
+  so a second one needs its own), with ``listenAddress`` ``127.0.0.1:<port>`` (the state's
+  ``listen_port``): the loopback redirect must use that port.
 
 What the tests need is in ``<workdir>/oidc/state.json`` (:func:`load_state`): the issuer
 and client, or ``{"missing": reason}`` (node or the npm packages are not installed; run
@@ -32,6 +37,8 @@ from tests.harness.pki import Pki
 
 NAME = "idp"
 CLIENT_ID = "pystep-ca"
+LISTEN_NAME = "idp-listen"
+LISTEN_CLIENT_ID = "pystep-ca-listen"
 CLIENT_SECRET = "s3cret"
 STATE = "state.json"
 PROVIDER_DIR = Path(__file__).resolve().parents[2] / "oidc" / "provider"
@@ -64,6 +71,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Missing(Exception):
     """Node or the provider's npm packages are not installed."""
 
@@ -77,7 +92,8 @@ def start_provider(base: Path, timeout: float = 30.0) -> dict[str, Any]:
         raise Missing(f"the provider's npm packages are not installed ({HOW_TO_INSTALL})")
     base.mkdir(parents=True, exist_ok=True)
     out, log = base / "provider.out", base / "provider.log"
-    env = {**os.environ, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
+    env = {**os.environ, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
+           "EXTRA_CLIENT_IDS": LISTEN_CLIENT_ID}
     with out.open("wb") as stdout, log.open("wb") as stderr:
         proc = subprocess.Popen(
             [node, "server.js"], cwd=PROVIDER_DIR, env=env, stdin=subprocess.DEVNULL,
@@ -111,13 +127,15 @@ def provisioners(workdir: Path, pki: Pki) -> list[dict[str, Any]]:
     except Exception as exc:  # the session CA must start all the same
         state = {"error": f"{type(exc).__name__}: {exc}"}
     if "issuer" in state:
-        provs.append({
+        common = {
             "type": "OIDC",
-            "name": NAME,
-            "clientID": CLIENT_ID,
             "clientSecret": CLIENT_SECRET,
             "configurationEndpoint": f"{state['issuer']}/.well-known/openid-configuration",
-        })
+        }
+        state["listen_port"] = _free_port()
+        provs.append({**common, "name": NAME, "clientID": CLIENT_ID})
+        provs.append({**common, "name": LISTEN_NAME, "clientID": LISTEN_CLIENT_ID,
+                      "listenAddress": f"127.0.0.1:{state['listen_port']}"})  # fmt: skip
     else:
         print(f"tests/harness/extras/oidc.py: no OIDC provisioner: {state}", file=sys.stderr)
     (base / STATE).write_text(json.dumps(state, indent=2) + "\n")
