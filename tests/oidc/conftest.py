@@ -1,7 +1,8 @@
 """Starts the real OpenID Provider (tests/oidc/provider, oidc-provider on Node) on loopback.
 
-CI must run ``npm ci --prefix tests/oidc/provider`` first; without node or the installed
-package the tests here are skipped with that instruction."""
+CI must run ``npm ci --prefix tests/oidc/provider`` first (scripts/setup does). Without node
+or the installed package the tests here are skipped with that instruction, except on CI
+(CI=true), where they fail: a skip there would hide that nothing was tested."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ class RunningProvider:
 def _start(env_extra: dict[str, str]) -> tuple[subprocess.Popen[str], RunningProvider]:
     node = shutil.which("node")
     if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        pytest.skip("needs node and `npm ci --prefix tests/oidc/provider`")
+        message = "needs node (>= 20) and `npm ci --prefix tests/oidc/provider`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the OIDC tests cannot run: {message}")
+        pytest.skip(message)
     env = {**os.environ, "CLIENT_ID": "pystep-ca", "CLIENT_SECRET": "s3cret", **env_extra}
     proc = subprocess.Popen(
         [node, "server.js"], cwd=PROVIDER_DIR, env=env, text=True,

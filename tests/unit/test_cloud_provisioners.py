@@ -1,4 +1,5 @@
-"""AWS, GCP and Azure identity tokens against local metadata services (metadata_servers)."""
+"""AWS, GCP and Azure identity tokens against local metadata services
+(tests/harness/metadata_servers.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metadata_servers import IMDS, serve
 
 from pystep.errors import ProvisionerError
 from pystep.provisioners import aws, azure, gcp
 from pystep.provisioners.base import Audience, MintContext, ProvisionerRecord
 from pystep.request import TokenRequest
+from tests.harness.metadata_servers import IMDS, serve
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 DOC = {
@@ -193,7 +194,7 @@ def test_absent_metadata_service_fails_fast(signer: tuple[Any, Path]) -> None:
     for module, rec, knob in cases:
         start = time.monotonic()
         with pytest.raises(ProvisionerError, match=r"^no instance metadata service at 127") as ei:
-            module.prepare(rec, ctx(**{knob: base})).mint(TokenRequest(subject="x"))  # type: ignore[attr-defined]
+            module.prepare(rec, ctx(**{knob: base})).mint(TokenRequest(subject="x"))
         assert time.monotonic() - start < 1.5
         assert "?" in str(ei.value)  # ends with the question the user can act on
 

@@ -5,6 +5,7 @@
 //   CLIENT_ID         client for the CA (default "pystep-ca")
 //   CLIENT_SECRET     its secret (default "pystep-secret")
 //   DEVICE_CODE_TTL   device code lifetime in seconds (default 600)
+//   EXTRA_CLIENT_IDS  comma-separated further client IDs, same secret and settings
 // Prints one JSON line {"issuer": "...", "port": N} on stdout once it listens.
 // devInteractions is on: any login/password signs in; the account's email is
 // "<login>@example.com" (or the login itself when it contains "@").
@@ -15,6 +16,7 @@ import Provider from 'oidc-provider';
 const clientId = process.env.CLIENT_ID || 'pystep-ca';
 const clientSecret = process.env.CLIENT_SECRET || 'pystep-secret';
 const deviceCodeTTL = Number(process.env.DEVICE_CODE_TTL || '600');
+const clientIds = [clientId, ...(process.env.EXTRA_CLIENT_IDS || '').split(',').filter(Boolean)];
 
 function jwk(type, opts, alg) {
   const { privateKey } = crypto.generateKeyPairSync(type, opts);
@@ -27,8 +29,8 @@ server.listen(Number(process.env.PORT || '0'), '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: clientId,
+    clients: clientIds.map((id) => ({
+      client_id: id,
       client_secret: clientSecret,
       application_type: 'native',
       redirect_uris: ['http://127.0.0.1/'],
@@ -36,7 +38,7 @@ server.listen(Number(process.env.PORT || '0'), '127.0.0.1', () => {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
       id_token_signed_response_alg: 'ES256',
-    }],
+    })),
     pkce: { required: () => true, methods: ['S256'] },
     features: {
       devInteractions: { enabled: true },
