@@ -297,3 +297,55 @@ def test_request_id_is_a_uuid4() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+def _pages(pages: dict[str, dict[str, object]]) -> Handler:
+    """Answer GET /provisioners?… from ``pages`` keyed by the query string."""
+    import json
+
+    def handler(sock: socket.socket, req: bytes) -> bool:
+        target = req.split(b" ", 2)[1].decode()
+        query = target.partition("?")[2]
+        body = json.dumps(pages.get(query, {"status": 404, "message": "nope"})).encode()
+        status = "200 OK" if query in pages else "404 Not Found"
+        sock.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        return True
+
+    return handler
+
+
+def test_provisioner_pages_follow_the_cursor(serve, tls_files) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_pages({
+        "limit=100": {"provisioners": [{"type": "JWK", "name": "a"}], "nextCursor": "c1"},
+        "cursor=c1&limit=100": {"provisioners": [{"type": "X5C", "name": "b"}],
+                                "nextCursor": "c2"},
+        "cursor=c2&limit=100": {"provisioners": [{"type": "OIDC", "name": "c"}],
+                                "nextCursor": ""},
+    }))
+    with _client(server, tls_files) as client:
+        names = [p.name for p in client.provisioners()]
+    assert names == ["a", "b", "c"]
+    # step's queries: no cursor first, then cursor before limit; one kept-alive connection.
+    targets = [r.split(b" ", 2)[1] for r in server.requests]
+    assert targets == [b"/provisioners?limit=100", b"/provisioners?cursor=c1&limit=100",
+                       b"/provisioners?cursor=c2&limit=100"]
+    assert server.connections == 1
+
+
+def test_provisioner_cursor_loop_is_refused(serve, tls_files) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_pages({
+        "limit=100": {"provisioners": [], "nextCursor": "x"},
+        "cursor=x&limit=100": {"provisioners": [], "nextCursor": "x"},
+    }))
+    with pytest.raises(CAError, match="cursor loop"), _client(server, tls_files) as client:
+        client.provisioners()
+
+
+def test_ca_error_message_is_passed_through(serve, tls_files) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_pages({}))
+    with pytest.raises(CAError, match=r"^nope$") as err, _client(server, tls_files) as client:
+        client.provisioners()
+    assert err.value.status == 404
