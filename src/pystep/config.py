@@ -40,7 +40,6 @@ import json
 import os
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -63,8 +62,7 @@ BANNED_CONFIG_KEYS = ("context", "profile", "authority")
 _CONTEXTS_SUFFIX = "; check your $STEPPATH/contexts.json file"
 
 
-@dataclass(frozen=True)
-class StepEnvironment:
+class StepEnvironment(NamedTuple):
     """The resolved step environment.
 
     ``default_root`` is ``<step path>/certs/root_ca.crt`` (context-aware).
@@ -85,7 +83,7 @@ class StepEnvironment:
     authority: str | None = None
     profile: str | None = None
     contexts: tuple[str, ...] = ()
-    config_files: tuple[str, ...] = field(default=())
+    config_files: tuple[str, ...] = ()
 
 
 class _ContextEntry(NamedTuple):

@@ -8,8 +8,7 @@ candidate passwords and stop at the first one that works, so step's precedence
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pystep.errors import InteractionRequired, PasswordError
 
@@ -19,8 +18,7 @@ T = TypeVar("T")
 MAX_PROMPT_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Passwords:
+class Passwords(NamedTuple):
     """Password candidates for decrypting one secret.
 
     ``fixed`` comes from a password file and gets exactly one attempt. Without it,

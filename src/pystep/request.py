@@ -7,9 +7,8 @@ provisioner modules turn it into claims. Nothing here reads files or talks to th
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep.timeutil import TimeDuration
 
@@ -81,8 +80,7 @@ _PATHS = {
 }
 
 
-@dataclass(frozen=True)
-class TokenRequest:
+class TokenRequest(NamedTuple):
     """One token to mint.
 
     ``not_before``/``not_after`` are the *token's* nbf/exp (absolute, already resolved from
@@ -91,6 +89,7 @@ class TokenRequest:
     ``user`` is the ``user`` claim: ``None`` means no claim at all (offline, revoke), an
     empty dict is written as ``"user": {}`` as the latest step does online.
     ``cnf`` is the ``x5rt#S256`` fingerprint for the ``cnf`` claim (X.509 sign only).
+    Immutable (a NamedTuple): derive variants with ``req._replace(subject=...)``.
     """
 
     subject: str
@@ -102,4 +101,4 @@ class TokenRequest:
     cert_not_before: TimeDuration | None = None
     cert_not_after: TimeDuration | None = None
     cnf: str | None = None
-    user: dict[str, Any] | None = field(default=None)
+    user: dict[str, Any] | None = None

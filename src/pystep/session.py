@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -130,13 +129,25 @@ def _cert_time(value: TimeSpec, what: str) -> TimeDuration | None:
         raise TokenError(f"invalid value '{value}' for {what}") from None
 
 
-@dataclass
 class TokenMinter:
     """A provisioner with its credentials unlocked: mints tokens without further I/O
     (JWK keys; other kinds may still talk to their KMS per signature)."""
 
-    minter: Minter
-    context: MintContext
+    __slots__ = ("context", "minter")
+
+    def __init__(self, minter: Minter, context: MintContext) -> None:
+        self.minter = minter
+        self.context = context
+
+    def __repr__(self) -> str:
+        return f"TokenMinter(minter={self.minter!r}, context={self.context!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TokenMinter):
+            return NotImplemented
+        return (self.minter, self.context) == (other.minter, other.context)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a non-frozen dataclass
 
     @property
     def provisioner(self) -> ProvisionerRecord | None:
@@ -254,7 +265,6 @@ class TokenMinter:
         return self.mint(req)
 
 
-@dataclass
 class TokenSession:
     """Where tokens go. Online: ``ca_url`` and ``root`` (the provisioners come from the
     CA). Offline: ``ca_config`` (a ca.json: provisioners, root and audience from it), or
@@ -263,17 +273,52 @@ class TokenSession:
     Nothing is read or fetched until it is needed; results are kept for the session.
     """
 
-    ca_url: str = ""
-    root: str = ""
-    offline: bool = False
-    ca_config: str | None = None
-    steppath: str | None = None
-    notify: Callable[[str], None] | None = None
-    _client: CAClient | None = field(default=None, init=False, repr=False)
-    _offline_ca: OfflineCA | None = field(default=None, init=False, repr=False)
-    _records: list[ProvisionerRecord] | None = field(default=None, init=False, repr=False)
+    __slots__ = (
+        "_client",
+        "_offline_ca",
+        "_records",
+        "ca_config",
+        "ca_url",
+        "notify",
+        "offline",
+        "root",
+        "steppath",
+    )
+    _PUBLIC = ("ca_url", "root", "offline", "ca_config", "steppath", "notify")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        ca_url: str = "",
+        root: str = "",
+        offline: bool = False,
+        ca_config: str | None = None,
+        steppath: str | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ca_url = ca_url
+        self.root = root
+        self.offline = offline
+        self.ca_config = ca_config
+        self.steppath = steppath
+        self.notify = notify
+        self._client: CAClient | None = None
+        self._offline_ca: OfflineCA | None = None
+        self._records: list[ProvisionerRecord] | None = None
+        self._check()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._PUBLIC)
+        return f"TokenSession({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TokenSession):
+            return NotImplemented
+        mine = tuple(getattr(self, name) for name in self.__slots__)
+        return mine == tuple(getattr(other, name) for name in other.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a non-frozen dataclass
+
+    def _check(self) -> None:
         self.root = os.fspath(self.root)
         if self.ca_url:
             from pystep.caurl import normalize_ca_url
@@ -473,7 +518,7 @@ class TokenSession:
         """
         creds = credentials or Credentials()
         if key is not None or kid is not None:
-            creds = replace(creds, key=key or creds.key, kid=kid or creds.kid)
+            creds = creds._replace(key=key or creds.key, kid=kid or creds.kid)
         passwords = _passwords(password, password_file, prompt)
         ctx = self.context(credentials=creds, passwords=passwords,
                            pin_prompter=_pin(prompt) if prompt else None,

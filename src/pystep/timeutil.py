@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 _UNITS_NS = {
     "ns": 1,
@@ -123,8 +123,7 @@ def parse_time_or_duration(text: str, now: datetime) -> datetime:
         return now + parse_go_duration(text)
 
 
-@dataclass(frozen=True)
-class TimeDuration:
+class TimeDuration(NamedTuple):
     """step-ca's TimeDuration: an absolute time or a duration the CA resolves itself."""
 
     time: datetime | None = None

@@ -40,9 +40,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pystep.errors import ConfigError, UsageError
 
@@ -65,17 +64,7 @@ def parse_go_bool(text: str) -> bool:
     raise ValueError(text)
 
 
-@dataclass(frozen=True)
-class FlagSpec:
-    """One flag of a command.
-
-    ``names[0]`` is canonical: values are stored under it and the environment variable is
-    ``STEP_<NAMES[0] upper-cased, '-' -> '_'>`` (so ``("f", "force")`` reads ``STEP_F``
-    and ``("principal", "n")`` reads ``STEP_PRINCIPAL``, as in step). ``env=""`` turns
-    the environment lookup off; ``from_config=False`` ignores defaults.json for the flag.
-    ``placeholder`` is the word shown in help (``--ca-url=<uri>``).
-    """
-
+class _FlagSpecFields(NamedTuple):
     names: tuple[str, ...]
     kind: FlagKind = "string"
     default: FlagValue | None = None
@@ -85,14 +74,40 @@ class FlagSpec:
     env: str | None = None
     from_config: bool = True
 
-    def __post_init__(self) -> None:
-        if not self.names:
+
+class FlagSpec(_FlagSpecFields):
+    """One flag of a command (immutable; the names and the kind are checked on creation).
+
+    ``names[0]`` is canonical: values are stored under it and the environment variable is
+    ``STEP_<NAMES[0] upper-cased, '-' -> '_'>`` (so ``("f", "force")`` reads ``STEP_F``
+    and ``("principal", "n")`` reads ``STEP_PRINCIPAL``, as in step). ``env=""`` turns
+    the environment lookup off; ``from_config=False`` ignores defaults.json for the flag.
+    ``placeholder`` is the word shown in help (``--ca-url=<uri>``).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        names: tuple[str, ...],
+        kind: FlagKind = "string",
+        default: FlagValue | None = None,
+        help: str = "",
+        placeholder: str = "",
+        hidden: bool = False,
+        env: str | None = None,
+        from_config: bool = True,
+    ) -> FlagSpec:
+        if not names:
             raise ValueError("a flag needs at least one name")
-        for name in self.names:
+        for name in names:
             if not name or name.startswith("-") or "=" in name or name in HELP_NAMES:
                 raise ValueError(f"invalid flag name {name!r}")
-        if self.kind not in ("bool", "string", "list"):
-            raise ValueError(f"invalid flag kind {self.kind!r}")
+        if kind not in ("bool", "string", "list"):
+            raise ValueError(f"invalid flag kind {kind!r}")
+        return super().__new__(
+            cls, names, kind, default, help, placeholder, hidden, env, from_config
+        )
 
     @property
     def name(self) -> str:
@@ -134,8 +149,7 @@ class _Specs:
                 self.by_name[name] = spec
 
 
-@dataclass(frozen=True)
-class RawArgs:
+class RawArgs(NamedTuple):
     """What the command line alone said.
 
     ``values`` maps canonical names to the value from argv; ``names_used`` maps
@@ -255,8 +269,7 @@ def _go_quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-@dataclass(frozen=True)
-class ParsedArgs:
+class ParsedArgs(NamedTuple):
     """Every flag's final value and where it came from.
 
     Accessors take any name of a flag (``issuer`` finds ``provisioner``).
@@ -266,8 +279,8 @@ class ParsedArgs:
     help: bool
     values: Mapping[str, FlagValue]
     sources: Mapping[str, Source]
-    names_used: Mapping[str, str] = field(default_factory=dict)
-    aliases: Mapping[str, str] = field(default_factory=dict)
+    names_used: Mapping[str, str] = MappingProxyType({})
+    aliases: Mapping[str, str] = MappingProxyType({})
 
     def _canonical(self, name: str) -> str:
         canonical = self.aliases.get(name, name)

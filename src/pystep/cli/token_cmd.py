@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +24,17 @@ COMMAND = "step ca token"
 USAGE = "pystep ca token <subject> [flags]"
 
 
-@dataclass
 class UI:
     """How the command may talk to the user; ``tty`` is None when it may not ask."""
 
-    tty: Any  # pystep.cli.prompts.Terminal | None
-    stderr: Any = sys.stderr
+    __slots__ = ("stderr", "tty")
+
+    def __init__(self, tty: Any, stderr: Any = sys.stderr) -> None:
+        self.tty = tty  # pystep.cli.prompts.Terminal | None
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return f"UI(tty={self.tty!r}, stderr={self.stderr!r})"
 
     def notify(self, text: str) -> None:
         self.stderr.write(text + "\n")
@@ -395,9 +399,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             else "What DNS names or IP addresses would you like to use? "
             "(e.g. internal.smallstep.com)"
         )
-        from dataclasses import replace
-
-        req = replace(req, subject=tty.line(question))
+        req = req._replace(subject=tty.line(question))
     token = minter.mint(req)
     text = render_token_json(token) if args.string("format") == "json" else token
     emit(args, text, ui)

@@ -13,9 +13,8 @@ Batch minting and the library API call ``prepare`` once and ``mint`` many times.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pystep.passwords import NO_PASSWORDS, Passwords
 from pystep.request import TokenRequest
@@ -34,8 +33,7 @@ TYPE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class ProvisionerRecord:
+class ProvisionerRecord(NamedTuple):
     """One provisioner as the CA lists it (GET /provisioners) or ca.json holds it."""
 
     raw: Mapping[str, Any]
@@ -69,8 +67,7 @@ class ProvisionerRecord:
         return f"{self.name} ({t})"
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """Client-side credential flags, as given (paths or KMS URIs), before loading."""
 
     key: str | None = None  # --key
@@ -87,8 +84,7 @@ class Credentials:
     console: bool = False  # OIDC device flow
 
 
-@dataclass(frozen=True)
-class Audience:
+class Audience(NamedTuple):
     """Where audiences point: online ``https://host:port/1.0/<path>``, offline (ca.json)
     ``https://<dnsNames[0]>/<path>``."""
 
@@ -101,26 +97,72 @@ class Audience:
         return f"{aud}#{fragment}" if fragment else aud
 
 
+_NO_CREDENTIALS = Credentials()
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
 class MintContext:
-    """Everything from the environment a provisioner needs, resolved once."""
+    """Everything from the environment a provisioner needs, resolved once (mutable)."""
 
-    audience: Audience
-    root_sha: str | None = None  # hex SHA-256 of the root DER, for the ``sha`` claim
-    root_path: str | None = None
-    ca: CAClient | None = None  # None offline
-    offline: bool = False
-    credentials: Credentials = field(default_factory=Credentials)
-    passwords: Passwords = NO_PASSWORDS  # for the provisioner / --key / --x5c-key
-    # Prompter for interactive questions other than passwords; None = non-interactive.
-    interactive: bool = False
-    now: Callable[[], datetime] = _utcnow
-    # Free-form knobs for kinds that need more (OIDC listen address, metadata URLs…).
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "audience",
+        "ca",
+        "credentials",
+        "extra",
+        "interactive",
+        "now",
+        "offline",
+        "passwords",
+        "root_path",
+        "root_sha",
+    )
+    _FIELDS = (
+        "audience", "root_sha", "root_path", "ca", "offline", "credentials", "passwords",
+        "interactive", "now", "extra",
+    )
+
+    def __init__(
+        self,
+        audience: Audience,
+        root_sha: str | None = None,  # hex SHA-256 of the root DER, for the ``sha`` claim
+        root_path: str | None = None,
+        ca: CAClient | None = None,  # None offline
+        offline: bool = False,
+        credentials: Credentials = _NO_CREDENTIALS,
+        passwords: Passwords = NO_PASSWORDS,  # for the provisioner / --key / --x5c-key
+        # Whether questions other than passwords may be asked (False = non-interactive).
+        interactive: bool = False,
+        now: Callable[[], datetime] = _utcnow,
+        # Free-form knobs for kinds that need more (OIDC listen address, metadata URLs…).
+        extra: dict[str, Any] | None = None,  # None: a new empty dict
+    ) -> None:
+        self.audience = audience
+        self.root_sha = root_sha
+        self.root_path = root_path
+        self.ca = ca
+        self.offline = offline
+        self.credentials = credentials
+        self.passwords = passwords
+        self.interactive = interactive
+        self.now = now
+        self.extra = {} if extra is None else extra
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"MintContext({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MintContext):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a non-frozen dataclass
 
 
 class Minter(Protocol):
