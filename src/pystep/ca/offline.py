@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pystep._files import read_bounded
 from pystep.errors import ConfigError
@@ -22,8 +21,7 @@ MAX_CA_JSON_BYTES = 16 << 20
 DEFAULT_DNS_NAMES = ("localhost", "127.0.0.1", "::1")  # what step-ca fills in when unset
 
 
-@dataclass(frozen=True)
-class OfflineCA:
+class OfflineCA(NamedTuple):
     path: str
     root: str  # the first root path, verbatim (relative paths resolve against the CWD)
     dns_names: tuple[str, ...]
