@@ -36,6 +36,7 @@ from pystep._files import read_bounded
 from pystep.errors import PystepError
 from pystep.request import TokenKind, TokenRequest
 from pystep.timeutil import TimeDuration
+from pystep.userclaim import loads_strict
 
 __all__ = [
     "BatchItem",
@@ -142,7 +143,7 @@ def _from_json(obj: dict[str, Any], base: TokenRequest, now: datetime) -> TokenR
     principals = _strings(obj, "principals")
     if sans:
         for key in ("ssh", "host"):
-            if obj.get(key):
+            if flags[key]:  # from the line or from the command's flags
                 raise ValueError(f"'{key}' is incompatible with 'sans'")
         if principals:
             raise ValueError("'principals' is incompatible with 'sans'")
@@ -196,7 +197,7 @@ def parse_batch(
             continue
         subject = ""
         try:
-            obj = json.loads(text)
+            obj = loads_strict(text)
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
             if isinstance(obj.get("subject"), str):

@@ -66,11 +66,9 @@ TimeSpec = datetime | timedelta | str | None
 
 
 def _read_small(path: str, limit: int) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(limit)
-    except OSError as exc:
-        raise InputError(f"error reading {path}: {exc.strerror or exc}") from None
+    from pystep._files import read_bounded
+
+    return read_bounded(path, limit)
 
 
 def root_sha_of(path: str) -> str:
@@ -533,7 +531,8 @@ class TokenSession:
                                   "(provisioner=)")
             return TokenMinter(prepare_standalone(provisioner, ctx), ctx)
         record = self.select(name=provisioner, kid=kid,
-                             only_type=only_type or _implied_type(creds), chooser=chooser)
+                             only_type=only_type or _implied_type(creds, x5c_chain),
+                             chooser=chooser)
         from pystep.provisioners import prepare
 
         return TokenMinter(prepare(record, ctx), ctx)
@@ -575,12 +574,14 @@ def _passwords(
     return Passwords(fixed=fixed, prompter=prompt, flag_hint="password= or password_file=")
 
 
-def _implied_type(creds: Credentials) -> str | None:
-    """The provisioner type the credentials imply (the CLI's type filter, spec §7.3)."""
-    if creds.x5c_cert or creds.x5c_key:
-        return "X5C"
-    if creds.sshpop_cert or creds.sshpop_key:
-        return "SSHPOP"
-    if creds.nebula_cert or creds.nebula_key:
-        return "Nebula"
-    return None
+def _implied_type(creds: Credentials, x5c_chain: Sequence[str] = ()) -> str | None:
+    """The provisioner type the credentials imply (the CLI's type filter, spec §7.3); a
+    K8sSA token path given to the library counts as explicit."""
+    from pystep.provisioners.select import implied_type
+
+    return implied_type(
+        x5c=bool(creds.x5c_cert or creds.x5c_key or x5c_chain),
+        sshpop=bool(creds.sshpop_cert or creds.sshpop_key),
+        nebula=bool(creds.nebula_cert or creds.nebula_key),
+        k8ssa=bool(creds.k8ssa_token_path),
+    )

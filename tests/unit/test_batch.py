@@ -140,3 +140,18 @@ def test_module_docstring_examples_run() -> None:
 
     result = doctest.testmod(pystep.batch)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_sans_refused_when_the_command_says_ssh() -> None:
+    # `--ssh --batch f`: a line's sans would be dropped silently, so it is an error.
+    base = TokenRequest(subject="", kind=TokenKind.SSH_USER_SIGN, user={})
+    (item,) = parse_batch(['{"subject": "x", "sans": ["a"]}'], base, now=NOW)
+    assert item.request is None and item.error is not None
+    assert "'ssh' is incompatible with 'sans'" in item.error
+
+
+def test_nan_and_deep_json_lines_are_line_errors() -> None:
+    items = parse_batch(['{"subject": "x", "set": {"a": NaN}}', "{" + "[" * 100_000], ONLINE,
+                        now=NOW)
+    assert [i.request for i in items] == [None, None]
+    assert [i.line for i in items] == [1, 2]

@@ -16,12 +16,32 @@ USAGE
   pystep ca verify-token [TOKEN|-]       predict step-ca's verdict, check by check
   pystep version                         print the version
 
+GLOBAL FLAGS
+  --config <file>   the defaults.json to use instead of $STEPPATH/config/defaults.json
+                    (as step's global --config; only without contexts)
+
 Set STEPDEBUG=1 to see a traceback when something fails.
 """
 
 
+def _global_config(args: list[str]) -> str | None:
+    """Take step's app-level ``--config <file>`` (or ``--config=<file>``) off the front."""
+    if args and args[0] in ("--config", "-config"):
+        if len(args) < 2:
+            from pystep.errors import UsageError
+
+            raise UsageError("flag needs an argument: -config")
+        config = args[1]
+        del args[:2]
+        return config
+    if args and args[0].startswith(("--config=", "-config=")):
+        return args.pop(0).partition("=")[2]
+    return None
+
+
 def _dispatch(argv: Sequence[str]) -> int:
     args = list(argv)
+    config_file = _global_config(args)
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(TOP_HELP)
         return 0
@@ -35,7 +55,7 @@ def _dispatch(argv: Sequence[str]) -> int:
         if sub == "token":
             from pystep.cli.token_cmd import run
 
-            return run(args[2:], os.environ)
+            return run(args[2:], os.environ, config_file=config_file)
         if sub in ("inspect-token", "verify-token"):
             from pystep.cli import inspect_cmd
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pystep.cli.grammar import ParsedArgs
-from pystep.errors import InputError, ProvisionerError, UsageError
+from pystep.errors import InputError, UsageError
 from pystep.provisioners.base import (
     Credentials,
     MintContext,
@@ -114,38 +114,27 @@ def _cnf(args: ParsedArgs) -> str | None:
 
 
 def _read_small(path: str, limit: int = 1 << 20) -> bytes:
-    try:
-        if path == "-":
-            return sys.stdin.buffer.read(limit)
-        with open(path, "rb") as fh:
-            return fh.read(limit)
-    except OSError as exc:
-        raise InputError(f"error reading {path}: {exc.strerror or exc}") from None
+    from pystep._files import read_bounded
+
+    return read_bounded(path, limit, dash_is_stdin=True)
 
 
 def _user_claim(args: ParsedArgs) -> dict[str, Any]:
     """``--set-file`` then ``--set k=v`` (JSON-looking values decoded)."""
+    from pystep.userclaim import decode_value, load_object
+
     user: dict[str, Any] = {}
     set_file = args.string("set-file")
     if set_file:
-        data = _read_small(set_file)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
         try:
-            loaded = json.loads(data)
+            user.update(load_object(_read_small(set_file), "the file"))
         except ValueError as exc:
             raise InputError(f"error unmarshaling {set_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise InputError(f"error unmarshaling {set_file}: not a JSON object")
-        user.update(loaded)
     for item in args.strings("set") or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"invalid value '{item}' for flag '--set'")
-        try:
-            user[key] = json.loads(value)
-        except ValueError:
-            user[key] = value
+        user[key] = decode_value(value)
     return user
 
 
@@ -225,16 +214,19 @@ def credentials(args: ParsedArgs) -> Credentials:
 
 
 def type_filter(args: ParsedArgs) -> str | None:
-    """The provisioner type implied by the credential flags that are set (spec §7.3)."""
-    if args.is_set("x5c-cert") or args.is_set("x5c-key") or args.is_set("x5c-chain"):
-        return "X5C"
-    if args.is_set("sshpop-cert") or args.is_set("sshpop-key"):
-        return "SSHPOP"
-    if args.is_set("nebula-cert") or args.is_set("nebula-key"):
-        return "Nebula"
-    if args.is_set("k8ssa-token-path"):
-        return "K8sSA"
-    return None
+    """The provisioner type implied by the credential flags that are set (spec §7.3);
+    flags set from the environment or defaults.json count, as in step."""
+    from pystep.provisioners.select import implied_type
+
+    def any_set(*names: str) -> bool:
+        return any(args.is_set(n) for n in names)
+
+    return implied_type(
+        x5c=any_set("x5c-cert", "x5c-key", "x5c-chain"),
+        sshpop=any_set("sshpop-cert", "sshpop-key"),
+        nebula=any_set("nebula-cert", "nebula-key"),
+        k8ssa=any_set("k8ssa-token-path"),
+    )
 
 
 def passwords_for(args: ParsedArgs, ui: UI) -> Any:
@@ -347,16 +339,16 @@ def _prepare(record: ProvisionerRecord, ctx: MintContext) -> Minter:
 
 
 def _renew_minter(ctx: MintContext) -> Minter:
-    try:
-        from pystep.provisioners.renew import prepare_renew
-    except ModuleNotFoundError:
-        raise ProvisionerError("renew tokens are not supported by this pystep yet") from None
-    minter: Minter = prepare_renew(ctx)
-    return minter
+    from pystep.session import prepare_renew_minter
+
+    return prepare_renew_minter(ctx)
 
 
-def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
-    """The command; raises PystepError on failure (the caller renders it)."""
+def run(
+    argv: Sequence[str], environ: Mapping[str, str], *, config_file: str | None = None
+) -> int:
+    """The command; raises PystepError on failure (the caller renders it).
+    ``config_file`` is step's global ``--config`` (a defaults.json to use instead)."""
     from pystep.cli import prompts
     from pystep.cli.grammar import parse_args, render_help, resolve
     from pystep.cli.token_flags import TOKEN_FLAGS
@@ -368,7 +360,12 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         return 0
     first = resolve(raw, TOKEN_FLAGS, environ)
     ui = UI(tty=None)
-    env = load_environment(environ, context=first.string_if_set("context"), notify=ui.notify)
+    env = load_environment(
+        environ,
+        context=first.string_if_set("context"),
+        config_file=config_file,
+        notify=ui.notify,
+    )
     args = resolve(raw, TOKEN_FLAGS, environ, env.defaults)
     non_interactive = args.flag("non-interactive") or _truthy(
         environ.get("STEP_NON_INTERACTIVE", "")

@@ -37,7 +37,9 @@ def b64std_encode(data: bytes) -> str:
 def go_json_dumps(obj: Any) -> bytes:
     """Serialise like Go's encoding/json over a map: sorted keys, no spaces, and
     ``<``, ``>``, ``&`` (plus U+2028/U+2029) escaped, non-ASCII kept as UTF-8."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     text = (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")

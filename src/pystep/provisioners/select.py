@@ -29,6 +29,15 @@ class Filters(NamedTuple):
     name_flag: str = "--provisioner"
 
 
+def implied_type(*, x5c: bool, sshpop: bool, nebula: bool, k8ssa: bool) -> str | None:
+    """The one provisioner type the credentials in use allow, in step's order (spec §7.3):
+    X5C flags, then SSHPOP, then Nebula, then an explicit K8sSA token path; else None."""
+    for wanted, kind in ((x5c, "X5C"), (sshpop, "SSHPOP"), (nebula, "Nebula"), (k8ssa, "K8sSA")):
+        if wanted:
+            return kind
+    return None
+
+
 def candidates(records: Sequence[ProvisionerRecord], f: Filters) -> list[ProvisionerRecord]:
     """Apply step's filters in step's order; each empty result is step's error."""
     allowed = (f.only_type,) if f.only_type else ALL_TOKEN_TYPES
