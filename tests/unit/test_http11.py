@@ -349,3 +349,42 @@ def test_ca_error_message_is_passed_through(serve, tls_files) -> None:  # type: 
     with pytest.raises(CAError, match=r"^nope$") as err, _client(server, tls_files) as client:
         client.provisioners()
     assert err.value.status == 404
+
+
+def _chunked(body: bytes, close: bool = True) -> Handler:
+    def handler(sock: socket.socket, req: bytes) -> bool:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        return not close
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"-1\r\n" + b"x" * 100,  # a negative size used to read to EOF
+        b"ffffffffffffffff\r\nxx",  # used to raise OverflowError
+        b"10000000000000000\r\nxx",  # 17 digits
+        b"0x2\r\nab\r\n0\r\n\r\n",
+        b"1_0\r\n" + b"a" * 16 + b"\r\n0\r\n\r\n",
+        b" \r\n",
+        b"zz\r\n",
+        b"2\r\nabXY3\r\ncde\r\n0\r\n\r\n",  # no CRLF after a chunk
+        b"5\r\nab",  # cut short
+    ],
+)
+def test_malformed_chunked_is_a_protocol_error(serve, tls_files, body) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_chunked(body))
+    with _client(server, tls_files) as client, pytest.raises(CAError) as err:
+        client.request("GET", "/a")
+    assert str(err.value).startswith(f"client GET https://127.0.0.1:{server.port}/a failed: ")
+    assert "chunked response" in str(err.value)
+
+
+def test_huge_chunk_reads_only_up_to_the_limit(serve, tls_files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("pystep.ca.client.MAX_RESPONSE_BYTES", 10)
+    # Announces 4 GiB but sends 50 bytes and keeps the connection open: reading the
+    # announced size would wait for the timeout; the limit stops the read at 11 bytes.
+    server = serve(_chunked(b"100000000\r\n" + b"a" * 50, close=False))
+    with _client(server, tls_files) as client, pytest.raises(CAError, match="larger than 10"):
+        client.request("GET", "/a")

@@ -96,24 +96,34 @@ def _read_headers(fp: BinaryIO) -> dict[str, str]:
     raise ProtocolError(f"got more than {MAX_HEADERS} headers")
 
 
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+MAX_CHUNK_SIZE_DIGITS = 16
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > MAX_CHUNK_SIZE_DIGITS or not set(text) <= _HEX:
+        raise ProtocolError("malformed chunked response: bad chunk size")
+    return int(text, 16)
+
+
 def _read_chunked(fp: BinaryIO, limit: int) -> bytes:
+    """The de-chunked body; stops after ``limit`` + 1 bytes (the caller refuses it)."""
     out = bytearray()
     while True:
-        size_text = _read_line(fp, "a chunk size").split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ProtocolError("malformed chunked response") from None
+        size = _chunk_size(_read_line(fp, "a chunk size"))
         if size == 0:
             _read_headers(fp)  # trailers
             return bytes(out)
-        chunk = fp.read(size)
-        if len(chunk) < size:
+        want = min(size, limit + 1 - len(out))
+        chunk = fp.read(want)
+        if len(chunk) < want:
             raise ProtocolError("incomplete chunked response")
         out += chunk
-        fp.read(2)  # CRLF after the chunk
         if len(out) > limit:
             return bytes(out)
+        if fp.read(2) != b"\r\n":
+            raise ProtocolError("malformed chunked response: no CRLF after a chunk")
 
 
 class HTTPSConnection:
