@@ -65,7 +65,7 @@ def test_same_blocks_as_the_regex() -> None:
         want = [(m.group(1), m.group(2), m.start(), m.end()) for m in _REFERENCE.finditer(data)]
         got = [tuple(b) for b in pem_blocks(data)]
         assert got == want, data
-        assert first_pem_block(data) == (pem_blocks(data) or [None])[0]
+        assert first_pem_block(data) == (got[0] if got else None)
 
 
 def test_label_pattern() -> None:
