@@ -388,3 +388,18 @@ def test_huge_chunk_reads_only_up_to_the_limit(serve, tls_files, monkeypatch) ->
     server = serve(_chunked(b"100000000\r\n" + b"a" * 50, close=False))
     with _client(server, tls_files) as client, pytest.raises(CAError, match="larger than 10"):
         client.request("GET", "/a")
+
+
+def test_deeply_nested_json_body(serve, tls_files) -> None:  # type: ignore[no-untyped-def]
+    deep = b"[" * 100_000
+
+    def handler(sock: socket.socket, req: bytes) -> bool:
+        status = b"200 OK" if req.startswith(b"GET /ok ") else b"404 Not Found"
+        sock.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(deep) + deep)
+        return True
+
+    server = serve(handler)
+    with _client(server, tls_files) as client:
+        assert client.request("GET", "/ok") == (200, deep.decode())
+        with pytest.raises(CAError, match=r"^failed decoding CA error response: status 404$"):
+            client.call("GET", "/x")

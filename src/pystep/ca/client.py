@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from pystep import __version__
+from pystep import __version__, _json
 from pystep.errors import CAError, InputError
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ class CAClient:
         if not data:
             return resp.status, None
         try:
-            return resp.status, json.loads(data)
+            return resp.status, _json.loads(data)
         except ValueError:
             return resp.status, data.decode("utf-8", "replace")
 

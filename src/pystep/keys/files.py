@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from pystep import _json
 from pystep.errors import InputError, KeyLoadError, MissingExtraError, PasswordError
 from pystep.jose import jwe
 from pystep.jose.jwk import PrivateKey, alg_for_key, private_key_from_jwk
@@ -163,7 +163,7 @@ def _load_pem(path: str, data: bytes, passwords: Passwords, prompt: str) -> Any:
 
 def _jwk_object(path: str, plaintext: bytes | str) -> dict[str, Any]:
     try:
-        obj = json.loads(plaintext)
+        obj = _json.loads(plaintext)
     except (ValueError, UnicodeDecodeError):
         raise InputError(f"error reading {path}: unsupported format") from None
     if not isinstance(obj, dict):
@@ -185,7 +185,7 @@ def decrypt_jwk(data: str | bytes, passwords: Passwords, prompt: str) -> dict[st
     """
     plaintext: bytes | str = _decrypt_jwe(data, passwords, prompt) if jwe.is_jwe(data) else data
     try:
-        obj = json.loads(plaintext)
+        obj = _json.loads(plaintext)
     except (ValueError, UnicodeDecodeError):
         raise InputError("error unmarshaling provisioning key") from None
     if not isinstance(obj, dict):
