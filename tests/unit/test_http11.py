@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pystep.ca.client import CAClient, request_id
-from pystep.errors import CAError
+from pystep.errors import CAError, UsageError
 
 Handler = Callable[[socket.socket, bytes], bool]
 """Gets the TLS socket and one request's head+body; returns False to close."""
@@ -403,3 +403,23 @@ def test_deeply_nested_json_body(serve, tls_files) -> None:  # type: ignore[no-u
         assert client.request("GET", "/ok") == (200, deep.decode())
         with pytest.raises(CAError, match=r"^failed decoding CA error response: status 404$"):
             client.call("GET", "/x")
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "1x"])
+def test_invalid_port_is_a_usage_error(tls_files, port) -> None:  # type: ignore[no-untyped-def]
+    url = f"https://127.0.0.1:{port}"
+    with pytest.raises(UsageError) as err:
+        CAClient(url, str(tls_files[0]))
+    assert str(err.value) == f"invalid value '{url}' for flag '--ca-url'; invalid port"
+
+
+def test_invalid_port_on_the_command_line(run_pystep) -> None:  # type: ignore[no-untyped-def]
+    fix = Path(__file__).parents[1] / "fixtures" / "step-v0.19"
+    run = run_pystep("ca", "token", "sub", "--ca-url", "https://127.0.0.1:99999", "--root",
+                     str(fix / "pki" / "root_ca.crt"), "--provisioner", "admin",
+                     "--password-file", str(fix / "password.txt"),
+                     env={"STEP_NON_INTERACTIVE": "1"})  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == (
+        "invalid value 'https://127.0.0.1:99999' for flag '--ca-url'; invalid port\n"
+    )
