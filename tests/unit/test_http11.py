@@ -423,3 +423,23 @@ def test_invalid_port_on_the_command_line(run_pystep) -> None:  # type: ignore[n
     assert run.stderr == (
         "invalid value 'https://127.0.0.1:99999' for flag '--ca-url'; invalid port\n"
     )
+
+
+def test_idna_label_too_long_is_a_ca_error(tls_files) -> None:  # type: ignore[no-untyped-def]
+    url = "https://" + "é" * 64 + ".example"
+    with CAClient(url, str(tls_files[0])) as client, pytest.raises(CAError) as err:
+        client.request("GET", "/a")
+    assert str(err.value) == f"client GET {url}/a failed: invalid host name '{'é' * 64}.example'"
+
+
+def test_non_ascii_host_through_a_proxy(serve, tls_files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_answer(b"{}"))
+    port, seen = _proxy(server.port)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = CAClient("https://bücher.example", str(tls_files[0]))
+    with client, pytest.raises(CAError, match=r"failed: tls: "):  # the cert names 127.0.0.1
+        client.request("GET", "/a")
+    assert seen == [b"CONNECT xn--bcher-kva.example:443 HTTP/1.0\r\n\r\n"]

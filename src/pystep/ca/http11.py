@@ -47,20 +47,28 @@ class Response:
         return self.headers.get(name.lower(), default)
 
 
-def _host_header(host: str, port: int) -> str:
+def _idna(host: str) -> str:
+    """The ASCII form of ``host`` (IDNA for a non-ASCII name); OSError when the IDNA
+    codec refuses it (an empty label or one longer than 63 characters)."""
+    if host.isascii():
+        return host
     try:
-        host.encode("ascii")
-    except UnicodeEncodeError:
-        host = host.encode("idna").decode("ascii")
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise OSError(f"invalid host name '{host}'") from None
+
+
+def _host_header(host: str, port: int) -> str:
+    host = _idna(host)
     if ":" in host:  # IPv6 literal, without a zone
         host = "[" + host.split("%", 1)[0] + "]"
     return host if port == 443 else f"{host}:{port}"
 
 
-def _ascii_name(host: str) -> str | bytes:
-    """An ASCII host as bytes: ``socket`` and ``ssl`` then skip the IDNA codec (whose
+def _ascii_name(host: str) -> bytes:
+    """The host as ASCII bytes: ``socket`` and ``ssl`` then skip the IDNA codec (whose
     import, with ``unicodedata``, costs more than the rest of this module)."""
-    return host.encode("ascii") if host.isascii() else host
+    return _idna(host).encode("ascii")
 
 
 def _read_line(fp: BinaryIO, what: str) -> bytes:
@@ -149,13 +157,15 @@ class HTTPSConnection:
 
     def _connect(self) -> BinaryIO:
         host, port = self.proxy or (self.host, self.port)
+        name = _ascii_name(host)
+        server_name = _ascii_name(self.host)  # refused before anything is sent
         # typeshed wants str; getaddrinfo takes bytes too (and skips the IDNA codec).
-        sock = socket.create_connection((_ascii_name(host), port), self.timeout)  # type: ignore[arg-type]
+        sock = socket.create_connection((name, port), self.timeout)  # type: ignore[arg-type]
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.proxy is not None:
                 self._tunnel(sock)
-            tls = self.context.wrap_socket(sock, server_hostname=_ascii_name(self.host))
+            tls = self.context.wrap_socket(sock, server_hostname=server_name)
         except BaseException:
             sock.close()
             raise
@@ -164,7 +174,7 @@ class HTTPSConnection:
         return self._fp
 
     def _tunnel(self, sock: socket.socket) -> None:
-        sock.sendall(b"CONNECT %s:%d HTTP/1.0\r\n\r\n" % (self.host.encode("ascii"), self.port))
+        sock.sendall(b"CONNECT %s:%d HTTP/1.0\r\n\r\n" % (_ascii_name(self.host), self.port))
         fp = sock.makefile("rb")
         try:
             _, status, reason = _read_status(fp)

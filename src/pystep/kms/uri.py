@@ -142,6 +142,10 @@ class KmsUri:
                 raise KMSError(
                     f"error reading pin-source {redact_uri(source)}: {exc.strerror}"
                 ) from None
+            except UnicodeDecodeError:
+                raise KMSError(
+                    f"error reading pin-source {redact_uri(source)}: the PIN is not UTF-8"
+                ) from None
         return None
 
 

@@ -4,6 +4,7 @@ client-secret), whatever path raised it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,13 @@ def test_redact_helpers() -> None:
     assert redact_uri("pkcs11:pin-source=/p;id=01") == "pkcs11:pin-source=/p;id=01"
     assert secret_values(["pkcs11:token=t?pin-value=a%20b"]) == ["a%20b", "a b"]
     assert redact("run x --kms pkcs11:pin-value=9 y") == "run x --kms pkcs11:pin-value=***** y"
+
+
+def test_pin_source_not_utf8(tmp_path: Path) -> None:
+    pin = tmp_path / "pin"
+    pin.write_bytes(b"\xff\xfe12\n")
+    with pytest.raises(KMSError) as err:
+        parse(f"pkcs11:id=01;pin-source={pin}").pin()
+    assert str(err.value) == f"error reading pin-source {pin}: the PIN is not UTF-8"
+    pin.write_bytes("1234 é\n".encode())
+    assert parse(f"pkcs11:id=01;pin-source={pin}").pin() == "1234 é"
