@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystep import _json
+
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB: metadata documents and tokens are far smaller
 
@@ -52,7 +54,7 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body as JSON; raises ValueError when it is not JSON."""
-        return json.loads(self.body.decode("utf-8"))
+        return _json.loads(self.body.decode("utf-8"))
 
 
 def _direct_host(url: str) -> bool:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pystep.ca.client import CAClient, request_id
-from pystep.errors import CAError
+from pystep.errors import CAError, UsageError
 
 Handler = Callable[[socket.socket, bytes], bool]
 """Gets the TLS socket and one request's head+body; returns False to close."""
@@ -349,3 +349,97 @@ def test_ca_error_message_is_passed_through(serve, tls_files) -> None:  # type: 
     with pytest.raises(CAError, match=r"^nope$") as err, _client(server, tls_files) as client:
         client.provisioners()
     assert err.value.status == 404
+
+
+def _chunked(body: bytes, close: bool = True) -> Handler:
+    def handler(sock: socket.socket, req: bytes) -> bool:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        return not close
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"-1\r\n" + b"x" * 100,  # a negative size used to read to EOF
+        b"ffffffffffffffff\r\nxx",  # used to raise OverflowError
+        b"10000000000000000\r\nxx",  # 17 digits
+        b"0x2\r\nab\r\n0\r\n\r\n",
+        b"1_0\r\n" + b"a" * 16 + b"\r\n0\r\n\r\n",
+        b" \r\n",
+        b"zz\r\n",
+        b"2\r\nabXY3\r\ncde\r\n0\r\n\r\n",  # no CRLF after a chunk
+        b"5\r\nab",  # cut short
+    ],
+)
+def test_malformed_chunked_is_a_protocol_error(serve, tls_files, body) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_chunked(body))
+    with _client(server, tls_files) as client, pytest.raises(CAError) as err:
+        client.request("GET", "/a")
+    assert str(err.value).startswith(f"client GET https://127.0.0.1:{server.port}/a failed: ")
+    assert "chunked response" in str(err.value)
+
+
+def test_huge_chunk_reads_only_up_to_the_limit(serve, tls_files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("pystep.ca.client.MAX_RESPONSE_BYTES", 10)
+    # Announces 4 GiB but sends 50 bytes and keeps the connection open: reading the
+    # announced size would wait for the timeout; the limit stops the read at 11 bytes.
+    server = serve(_chunked(b"100000000\r\n" + b"a" * 50, close=False))
+    with _client(server, tls_files) as client, pytest.raises(CAError, match="larger than 10"):
+        client.request("GET", "/a")
+
+
+def test_deeply_nested_json_body(serve, tls_files) -> None:  # type: ignore[no-untyped-def]
+    deep = b"[" * 100_000
+
+    def handler(sock: socket.socket, req: bytes) -> bool:
+        status = b"200 OK" if req.startswith(b"GET /ok ") else b"404 Not Found"
+        sock.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(deep) + deep)
+        return True
+
+    server = serve(handler)
+    with _client(server, tls_files) as client:
+        assert client.request("GET", "/ok") == (200, deep.decode())
+        with pytest.raises(CAError, match=r"^failed decoding CA error response: status 404$"):
+            client.call("GET", "/x")
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "1x"])
+def test_invalid_port_is_a_usage_error(tls_files, port) -> None:  # type: ignore[no-untyped-def]
+    url = f"https://127.0.0.1:{port}"
+    with pytest.raises(UsageError) as err:
+        CAClient(url, str(tls_files[0]))
+    assert str(err.value) == f"invalid value '{url}' for flag '--ca-url'; invalid port"
+
+
+def test_invalid_port_on_the_command_line(run_pystep) -> None:  # type: ignore[no-untyped-def]
+    fix = Path(__file__).parents[1] / "fixtures" / "step-v0.19"
+    run = run_pystep("ca", "token", "sub", "--ca-url", "https://127.0.0.1:99999", "--root",
+                     str(fix / "pki" / "root_ca.crt"), "--provisioner", "admin",
+                     "--password-file", str(fix / "password.txt"),
+                     env={"STEP_NON_INTERACTIVE": "1"})  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == (
+        "invalid value 'https://127.0.0.1:99999' for flag '--ca-url'; invalid port\n"
+    )
+
+
+def test_idna_label_too_long_is_a_ca_error(tls_files) -> None:  # type: ignore[no-untyped-def]
+    url = "https://" + "é" * 64 + ".example"
+    with CAClient(url, str(tls_files[0])) as client, pytest.raises(CAError) as err:
+        client.request("GET", "/a")
+    assert str(err.value) == f"client GET {url}/a failed: invalid host name '{'é' * 64}.example'"
+
+
+def test_non_ascii_host_through_a_proxy(serve, tls_files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server = serve(_answer(b"{}"))
+    port, seen = _proxy(server.port)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = CAClient("https://bücher.example", str(tls_files[0]))
+    with client, pytest.raises(CAError, match=r"failed: tls: "):  # the cert names 127.0.0.1
+        client.request("GET", "/a")
+    assert seen == [b"CONNECT xn--bcher-kva.example:443 HTTP/1.0\r\n\r\n"]

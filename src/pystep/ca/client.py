@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from pystep import __version__
-from pystep.errors import CAError, InputError
+from pystep import __version__, _json
+from pystep.errors import CAError, InputError, UsageError
 
 if TYPE_CHECKING:
     from pystep.ca.http11 import HTTPSConnection
@@ -72,7 +72,13 @@ class CAClient:
         if parts.scheme != "https" or not parts.hostname:
             raise InputError(f"invalid value '{base_url}' for flag '--ca-url'")
         self._host = parts.hostname
-        self._port = parts.port or 443
+        try:
+            port = parts.port
+        except ValueError:  # not a number or out of 0-65535
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise UsageError(f"invalid value '{base_url}' for flag '--ca-url'; invalid port")
+        self._port = port or 443
         self._ctx: ssl.SSLContext | None = None
         self._conn: HTTPSConnection | None = None
         self._requests = 0
@@ -159,7 +165,7 @@ class CAClient:
         if not data:
             return resp.status, None
         try:
-            return resp.status, json.loads(data)
+            return resp.status, _json.loads(data)
         except ValueError:
             return resp.status, data.decode("utf-8", "replace")
 

@@ -47,20 +47,28 @@ class Response:
         return self.headers.get(name.lower(), default)
 
 
-def _host_header(host: str, port: int) -> str:
+def _idna(host: str) -> str:
+    """The ASCII form of ``host`` (IDNA for a non-ASCII name); OSError when the IDNA
+    codec refuses it (an empty label or one longer than 63 characters)."""
+    if host.isascii():
+        return host
     try:
-        host.encode("ascii")
-    except UnicodeEncodeError:
-        host = host.encode("idna").decode("ascii")
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise OSError(f"invalid host name '{host}'") from None
+
+
+def _host_header(host: str, port: int) -> str:
+    host = _idna(host)
     if ":" in host:  # IPv6 literal, without a zone
         host = "[" + host.split("%", 1)[0] + "]"
     return host if port == 443 else f"{host}:{port}"
 
 
-def _ascii_name(host: str) -> str | bytes:
-    """An ASCII host as bytes: ``socket`` and ``ssl`` then skip the IDNA codec (whose
+def _ascii_name(host: str) -> bytes:
+    """The host as ASCII bytes: ``socket`` and ``ssl`` then skip the IDNA codec (whose
     import, with ``unicodedata``, costs more than the rest of this module)."""
-    return host.encode("ascii") if host.isascii() else host
+    return _idna(host).encode("ascii")
 
 
 def _read_line(fp: BinaryIO, what: str) -> bytes:
@@ -96,24 +104,34 @@ def _read_headers(fp: BinaryIO) -> dict[str, str]:
     raise ProtocolError(f"got more than {MAX_HEADERS} headers")
 
 
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+MAX_CHUNK_SIZE_DIGITS = 16
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > MAX_CHUNK_SIZE_DIGITS or not set(text) <= _HEX:
+        raise ProtocolError("malformed chunked response: bad chunk size")
+    return int(text, 16)
+
+
 def _read_chunked(fp: BinaryIO, limit: int) -> bytes:
+    """The de-chunked body; stops after ``limit`` + 1 bytes (the caller refuses it)."""
     out = bytearray()
     while True:
-        size_text = _read_line(fp, "a chunk size").split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ProtocolError("malformed chunked response") from None
+        size = _chunk_size(_read_line(fp, "a chunk size"))
         if size == 0:
             _read_headers(fp)  # trailers
             return bytes(out)
-        chunk = fp.read(size)
-        if len(chunk) < size:
+        want = min(size, limit + 1 - len(out))
+        chunk = fp.read(want)
+        if len(chunk) < want:
             raise ProtocolError("incomplete chunked response")
         out += chunk
-        fp.read(2)  # CRLF after the chunk
         if len(out) > limit:
             return bytes(out)
+        if fp.read(2) != b"\r\n":
+            raise ProtocolError("malformed chunked response: no CRLF after a chunk")
 
 
 class HTTPSConnection:
@@ -139,13 +157,15 @@ class HTTPSConnection:
 
     def _connect(self) -> BinaryIO:
         host, port = self.proxy or (self.host, self.port)
+        name = _ascii_name(host)
+        server_name = _ascii_name(self.host)  # refused before anything is sent
         # typeshed wants str; getaddrinfo takes bytes too (and skips the IDNA codec).
-        sock = socket.create_connection((_ascii_name(host), port), self.timeout)  # type: ignore[arg-type]
+        sock = socket.create_connection((name, port), self.timeout)  # type: ignore[arg-type]
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.proxy is not None:
                 self._tunnel(sock)
-            tls = self.context.wrap_socket(sock, server_hostname=_ascii_name(self.host))
+            tls = self.context.wrap_socket(sock, server_hostname=server_name)
         except BaseException:
             sock.close()
             raise
@@ -154,7 +174,7 @@ class HTTPSConnection:
         return self._fp
 
     def _tunnel(self, sock: socket.socket) -> None:
-        sock.sendall(b"CONNECT %s:%d HTTP/1.0\r\n\r\n" % (self.host.encode("ascii"), self.port))
+        sock.sendall(b"CONNECT %s:%d HTTP/1.0\r\n\r\n" % (_ascii_name(self.host), self.port))
         fp = sock.makefile("rb")
         try:
             _, status, reason = _read_status(fp)

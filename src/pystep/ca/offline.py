@@ -10,9 +10,9 @@ deliberate difference from step (see docs/compatibility.md).
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any, NamedTuple
 
+from pystep import _json
 from pystep._files import read_bounded
 from pystep.errors import ConfigError
 from pystep.provisioners.base import ProvisionerRecord
@@ -47,7 +47,7 @@ def load_ca_config(path: str) -> OfflineCA:
     """Read ``path`` as ca.json; errors in step's wording."""
     data = read_bounded(path, MAX_CA_JSON_BYTES, error=ConfigError, too_large="file too large")
     try:
-        cfg: Any = json.loads(data)
+        cfg: Any = _json.loads(data)
     except ValueError as exc:
         raise ConfigError(f"error reading {path}: {exc}") from None
     if not isinstance(cfg, dict):

@@ -7,11 +7,11 @@ bounds before any key derivation, so a hostile file cannot make us spin.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from pystep import _json
 from pystep.errors import InputError, PasswordError
 from pystep.jose.encoding import b64url_encode, go_json_dumps
 from pystep.jose.jwk import b64url_decode_strict
@@ -61,7 +61,7 @@ def _b64(value: Any, name: str) -> bytes:
 
 def _protected_header(protected_b64: str) -> dict[str, Any]:
     try:
-        header = json.loads(_b64(protected_b64, "protected"))
+        header = _json.loads(_b64(protected_b64, "protected"))
     except (ValueError, UnicodeDecodeError):
         raise _bad("protected header is not valid JSON") from None
     if not isinstance(header, dict):
@@ -123,7 +123,7 @@ def _parse(data: str | bytes | Mapping[str, Any]) -> _Parts:
     text = data.strip()
     if text.startswith("{"):
         try:
-            obj = json.loads(text)
+            obj = _json.loads(text)
         except ValueError:
             raise _bad("invalid JSON") from None
         if not isinstance(obj, dict):

@@ -6,7 +6,6 @@ that add algorithms (XEdDSA) register themselves with :func:`register_verifier`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -14,6 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
+from pystep import _json
 from pystep.errors import InputError
 from pystep.jose.encoding import b64url_encode, go_json_dumps
 from pystep.jose.jwk import b64url_decode_strict
@@ -74,7 +74,7 @@ class CompactSigner:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
+        value = _json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InputError(f"error parsing token: {what} is not valid JSON") from None
     if not isinstance(value, dict):

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from pystep import _json
 from pystep.errors import InputError, KeyLoadError, MissingExtraError, PasswordError
 from pystep.jose import jwe
 from pystep.jose.jwk import PrivateKey, alg_for_key, private_key_from_jwk
 from pystep.jose.signer import PublicKey, Signer
 from pystep.keys import pkcs8
+from pystep.keys.pem import UPPER_LABEL, PemError, pem_blocks
 from pystep.keys.signers import signer_from_private_key
 from pystep.passwords import Passwords, try_passwords
 
 MAX_KEY_FILE_SIZE = 1 << 20
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
 _PUBLIC_ONLY = {"PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE", "CERTIFICATE REQUEST",
                 "NEW CERTIFICATE REQUEST", "NEBULA CERTIFICATE", "NEBULA X25519 PUBLIC KEY",
                 "NEBULA ED25519 PUBLIC KEY", "OPENSSH PUBLIC KEY", "SSH2 PUBLIC KEY"}
@@ -57,13 +54,19 @@ def _read(path: str) -> bytes:
 
 
 def _pem_block(path: str, data: bytes) -> tuple[str, dict[str, str], bytes]:
-    blocks = list(_PEM_BLOCK.finditer(data))
+    try:
+        blocks = pem_blocks(data, label=UPPER_LABEL, max_blocks=8)
+    except PemError:
+        blocks = []
+        more = True
+    else:
+        more = len(blocks) > 1 or bool(blocks and data[blocks[0].end :].strip())
+    if more:
+        raise KeyLoadError(f"error decoding {path}: contains more than one PEM encoded block")
     if not blocks:
         raise KeyLoadError(f"error decoding {path}: not a valid PEM encoded block")
-    if len(blocks) > 1 or data[blocks[0].end():].strip():
-        raise KeyLoadError(f"error decoding {path}: contains more than one PEM encoded block")
-    kind = blocks[0].group(1).decode("ascii")
-    text = blocks[0].group(2).decode("ascii", errors="replace")
+    kind = blocks[0].label.decode("ascii")
+    text = blocks[0].body.decode("ascii", errors="replace")
     headers: dict[str, str] = {}
     body = text
     if ":" in text.split("\n", 1)[0]:
@@ -160,7 +163,7 @@ def _load_pem(path: str, data: bytes, passwords: Passwords, prompt: str) -> Any:
 
 def _jwk_object(path: str, plaintext: bytes | str) -> dict[str, Any]:
     try:
-        obj = json.loads(plaintext)
+        obj = _json.loads(plaintext)
     except (ValueError, UnicodeDecodeError):
         raise InputError(f"error reading {path}: unsupported format") from None
     if not isinstance(obj, dict):
@@ -182,7 +185,7 @@ def decrypt_jwk(data: str | bytes, passwords: Passwords, prompt: str) -> dict[st
     """
     plaintext: bytes | str = _decrypt_jwe(data, passwords, prompt) if jwe.is_jwe(data) else data
     try:
-        obj = json.loads(plaintext)
+        obj = _json.loads(plaintext)
     except (ValueError, UnicodeDecodeError):
         raise InputError("error unmarshaling provisioning key") from None
     if not isinstance(obj, dict):

@@ -9,8 +9,7 @@ as an opaque 401 from the CA.
 
 from __future__ import annotations
 
-import json
-
+from pystep import _json
 from pystep.errors import InputError
 from pystep.jose.encoding import b64url_decode
 
@@ -42,7 +41,7 @@ def read_service_account_token(path: str = DEFAULT_TOKEN_PATH) -> str:
     if len(parts) != 3 or not all(parts[:2]) or any(c.isspace() for c in token):
         raise not_jwt
     try:
-        header = json.loads(b64url_decode(parts[0]))
+        header = _json.loads(b64url_decode(parts[0]))
         b64url_decode(parts[1])
         b64url_decode(parts[2])
     except ValueError as exc:  # bad base64url, bad UTF-8 or bad JSON

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pystep._files import read_bounded
 from pystep.errors import KeyLoadError
 from pystep.jose.signer import Signer
+from pystep.keys import pem
 from pystep.keys.nebula_wire import (
     CERT_BANNER,
     CERT_V2_BANNER,
@@ -41,9 +41,6 @@ MAX_FILE_SIZE = 256 * 1024  # a Nebula certificate is at most 64 KiB of DER
 
 # --- files ----------------------------------------------------------------------
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(?P<body>(?:[^-]*\r?\n)*?)-----END \1-----", re.S
-)
 
 
 def _read_bounded(path: str) -> bytes:
@@ -52,14 +49,14 @@ def _read_bounded(path: str) -> bytes:
 
 def first_pem_block(data: bytes) -> tuple[str, bytes] | None:
     """The type and decoded body of the first PEM block, or None (headers refused)."""
-    match = _PEM_RE.search(data)
-    if match is None:
+    block = pem.first_pem_block(data, label=pem.UPPER_LABEL)
+    if block is None:
         return None
-    body = match.group("body")
-    if b":" in body:
+    label, body = block.label, block.body
+    if b":" in body or b"-" in body:
         return None
     try:
-        return match.group(1).decode("ascii"), base64.b64decode(
+        return label.decode("ascii"), base64.b64decode(
             b"".join(body.split()), validate=True
         )
     except (binascii.Error, ValueError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -21,12 +20,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pystep._files import read_bounded
 from pystep.errors import KeyLoadError
 from pystep.jose.signer import PublicKey
+from pystep.keys.pem import PemError, pem_blocks
 
 MAX_BUNDLE_SIZE = 1024 * 1024
 MAX_CERTIFICATES = 64
 
 _X5C_PREFIX = "error validating x5c certificate chain and key for use in x5c header: ValidateX5C"
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([^-\r\n]+)-----\r?\n(?P<body>.*?)-----END \1-----", re.S)
 
 
 def parse_cert_bundle(data: bytes, path: str = "certificate") -> list[x509.Certificate]:
@@ -34,9 +33,13 @@ def parse_cert_bundle(data: bytes, path: str = "certificate") -> list[x509.Certi
     invalid = KeyLoadError(f"file {path} does not contain a valid certificate")
     certs: list[x509.Certificate] = []
     if b"-----BEGIN " in data:
-        for match in _PEM_BLOCK.finditer(data):
-            body = match.group("body")
-            if match.group(1) != b"CERTIFICATE" or b":" in body:
+        try:
+            blocks = pem_blocks(data)
+        except PemError:
+            raise KeyLoadError(f"file {path} contains too many PEM blocks") from None
+        for block in blocks:
+            body = block.body
+            if block.label != b"CERTIFICATE" or b":" in body:
                 continue  # other blocks and blocks with headers are skipped, as in step
             try:
                 der = base64.b64decode(b"".join(body.split()), validate=True)

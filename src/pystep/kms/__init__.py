@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, cast
 
 from pystep.errors import InteractionRequired, KMSError, MissingExtraError
-from pystep.kms.uri import KNOWN_SCHEMES, KmsUri, has_scheme, parse
+from pystep.kms.uri import KNOWN_SCHEMES, KmsUri, has_scheme, parse, redact_uri
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -83,7 +83,7 @@ class Resolved:
 
 def _not_a_kms_name(name: str) -> KMSError:
     known = ", ".join(sorted(KNOWN_SCHEMES))
-    return KMSError(f"{name} is not a file and not a KMS URI (known schemes: {known})")
+    return KMSError(f"{redact_uri(name)} is not a file and not a KMS URI (known schemes: {known})")
 
 
 PATH_PREFIXES = ("/", "./", "../", "~")
@@ -93,7 +93,7 @@ PATH_PREFIXES = ("/", "./", "../", "~")
 def resolve(name: str, opts: KmsOptions) -> Resolved:
     """Pick the backend for ``name`` (see the module docstring for the rules)."""
     if name.startswith(PATH_PREFIXES) and has_scheme(name) is None:
-        raise KMSError(f"open {name}: no such file or directory")
+        raise KMSError(f"open {redact_uri(name)}: no such file or directory")
     kms = parse(opts.kms_uri) if opts.kms_uri else None
     if kms is not None and kms.scheme not in KNOWN_SCHEMES:
         raise _not_a_kms_name(opts.kms_uri or "")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pystep.errors import KMSError, MissingExtraError
 from pystep.kms import KmsOptions, param
 from pystep.kms._sig import DigestSigner
-from pystep.kms.uri import KmsUri, has_scheme
+from pystep.kms.uri import KmsUri, has_scheme, redact_uri
 
 _SIGNING_ALGS = {
     "ES256": "ECDSA_SHA_256",
@@ -47,7 +47,7 @@ def key_id(key_uri: KmsUri) -> str:
         opaque = raw[len("awskms:") :].split("?", 1)[0]
         if opaque and "=" not in opaque and ";" not in opaque:
             return opaque
-        raise KMSError(f"awskms: key name '{raw}' needs key-id=<id or ARN>")
+        raise KMSError(f"awskms: key name '{redact_uri(raw)}' needs key-id=<id or ARN>")
     if not raw:
         raise KMSError("awskms: empty key name")
     return raw

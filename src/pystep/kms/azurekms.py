@@ -24,7 +24,7 @@ from pystep.errors import KMSError, MissingExtraError
 from pystep.jose.signer import PublicKey
 from pystep.kms import KmsOptions, param
 from pystep.kms._sig import DigestSigner, alg_for_key
-from pystep.kms.uri import KmsUri
+from pystep.kms.uri import KmsUri, redact_uri
 
 # environment -> (vault DNS suffix, managed HSM DNS suffix, AAD authority host)
 _CLOUDS = {
@@ -72,7 +72,7 @@ def vault_url(key_uri: KmsUri, kms_uri: KmsUri | None) -> str:
     """``https://<vault>.<suffix>/`` for the key's vault (``hsm=true``: managed HSM)."""
     vault = param("vault", key_uri, kms_uri)
     if not vault:
-        raise KMSError(f"azurekms: key URI '{key_uri.raw}' has no vault=")
+        raise KMSError(f"azurekms: key URI '{redact_uri(key_uri.raw)}' has no vault=")
     if vault.startswith("https://"):
         return vault.rstrip("/") + "/"
     if not all(c.isalnum() or c == "-" for c in vault):
@@ -139,7 +139,7 @@ def open_signer(
     :func:`default_client` (tests, or a caller with its own pipeline settings)."""
     name = param("name", key_uri, kms_uri)
     if not name:
-        raise KMSError(f"azurekms: key URI '{key_uri.raw}' has no name=")
+        raise KMSError(f"azurekms: key URI '{redact_uri(key_uri.raw)}' has no name=")
     version = param("version", key_uri, kms_uri) or None
     url = vault_url(key_uri, kms_uri)
     keys = _sdk()

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pystep.errors import KMSError, MissingExtraError
 from pystep.kms import KmsOptions, param
 from pystep.kms._sig import DigestSigner, alg_for_key, hash_for_alg
-from pystep.kms.uri import KmsUri
+from pystep.kms.uri import KmsUri, redact_uri
 
 _RESOURCE = re.compile(
     r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/[^/]+$"
@@ -105,7 +105,7 @@ def resource_name(key_uri: KmsUri) -> str:
         name = bare[0].lstrip("/") if bare else ""
     if not _RESOURCE.match(name):
         raise KMSError(
-            f"cloudkms: '{name or key_uri.raw}' is not a key version resource name "
+            f"cloudkms: '{redact_uri(name or key_uri.raw)}' is not a key version resource name "
             "(projects/…/locations/…/keyRings/…/cryptoKeys/…/cryptoKeyVersions/N)"
         )
     return name

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pystep.errors import KMSError, MissingExtraError
 from pystep.kms import KmsOptions, get_pin, param, param_bytes
 from pystep.kms._sig import KeySigner, digest, normalize_raw
-from pystep.kms.uri import KmsUri
+from pystep.kms.uri import KmsUri, redact_uri
 
 if TYPE_CHECKING:
     from pystep.jose.signer import PublicKey
@@ -162,7 +162,7 @@ def _key_template(key_uri: KmsUri, kms_uri: KmsUri | None) -> dict[Any, Any]:
     key_id = param_bytes("id", key_uri, kms_uri)
     label = param("object", key_uri, kms_uri)
     if key_id is None and label is None:
-        raise KMSError(f"pkcs11: key name '{key_uri.raw}' needs an id or an object")
+        raise KMSError(f"pkcs11: key name '{redact_uri(key_uri.raw)}' needs an id or an object")
     template: dict[Any, Any] = {}
     if key_id is not None:
         template[attr.ID] = key_id

@@ -17,11 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -30,34 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pystep.errors import KMSError
 from pystep.kms import KmsOptions
 from pystep.kms._sig import DigestSigner, hash_name
-from pystep.kms.uri import KmsUri
+from pystep.kms.uri import KmsUri, redact, redact_uri, secret_values
 
 PLUGIN = "step-kms-plugin"
 TIMEOUT = 600.0  # a hardware token may wait for a touch
 MAX_OUTPUT = 1 << 20
-
-_SECRET = re.compile(r"((?:pin-value|management-key|client-secret)=)([^;&?\s\"']*)", re.I)
-
-
-def redact(text: str, extra: Sequence[str] = ()) -> str:
-    """``text`` with secret URI parameter values, and the literal ``extra`` secrets,
-    masked."""
-    for secret in sorted({s for s in extra if s}, key=len, reverse=True):
-        text = text.replace(secret, "*****")
-    return _SECRET.sub(_mask, text)
-
-
-def _mask(m: re.Match[str]) -> str:
-    value = m.group(2)
-    if value.startswith("*****"):  # already masked literally: keep what follows it
-        return m.group(0)
-    return m.group(1) + "*****"
-
-
-def _secrets(args: Sequence[str]) -> list[str]:
-    """The secret values written in URI arguments, raw and percent-decoded."""
-    found = [m.group(2) for a in args for m in _SECRET.finditer(a)]
-    return found + [unquote(v) for v in found]
 
 
 def _steppath(opts: KmsOptions) -> str:
@@ -90,7 +65,7 @@ def _plugin(name: str, opts: KmsOptions) -> str:
     if path is None:
         plugins = os.path.join(_steppath(opts), "plugins")
         raise KMSError(
-            f"{redact(name)}: {PLUGIN} is needed for this key but was not found "
+            f"{redact_uri(name)}: {PLUGIN} is needed for this key but was not found "
             f"in {plugins} or in PATH"
         )
     return path
@@ -99,7 +74,7 @@ def _plugin(name: str, opts: KmsOptions) -> str:
 def run(plugin: str, args: Sequence[str], opts: KmsOptions, stdin: bytes = b"") -> bytes:
     """Run the plugin; its stdout, or a KMSError in step's wording."""
     argv = [plugin, *args]
-    secrets = _secrets(args)
+    secrets = secret_values(args)
     cmdline = redact(" ".join(argv), secrets)
     try:
         proc = subprocess.run(
@@ -154,10 +129,12 @@ def public_key(plugin: str, name: str, opts: KmsOptions) -> PluginSigner:
     try:
         key = serialization.load_pem_public_key(out)
     except ValueError:
-        raise KMSError(f"{PLUGIN} key did not print a PEM public key for {redact(name)}") from None
+        raise KMSError(
+            f"{PLUGIN} key did not print a PEM public key for {redact_uri(name)}"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey
                       | ed25519.Ed25519PublicKey):  # fmt: skip
-        raise KMSError(f"unsupported key type {type(key).__name__} for {redact(name)}")
+        raise KMSError(f"unsupported key type {type(key).__name__} for {redact_uri(name)}")
     return PluginSigner(plugin, name, opts, key)
 
 
@@ -177,6 +154,6 @@ def load_certificates(
         certs = x509.load_pem_x509_certificates(out)
     except ValueError:
         raise KMSError(
-            f"{PLUGIN} certificate printed no PEM certificate for {redact(name)}"
+            f"{PLUGIN} certificate printed no PEM certificate for {redact_uri(name)}"
         ) from None
     return certs

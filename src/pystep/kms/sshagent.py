@@ -20,7 +20,7 @@ from pystep.errors import KMSError
 from pystep.jose.signer import PublicKey
 from pystep.kms import KmsOptions
 from pystep.kms._sig import KeySigner, ints_to_raw
-from pystep.kms.uri import KmsUri, has_scheme
+from pystep.kms.uri import KmsUri, has_scheme, redact_uri
 
 SSH_AGENT_FAILURE = 5
 SSH_AGENTC_REQUEST_IDENTITIES = 11
@@ -204,4 +204,5 @@ def open_signer(key_uri: KmsUri, kms_uri: KmsUri | None, opts: KmsOptions) -> Ss
     for key in keys:
         if key.comment == name or key.fingerprint == name:
             return SshAgentSigner(client, key)
-    raise KMSError(f"sshagentkms: no key with comment or fingerprint '{name}' in the ssh-agent")
+    shown = redact_uri(name)
+    raise KMSError(f"sshagentkms: no key with comment or fingerprint '{shown}' in the ssh-agent")

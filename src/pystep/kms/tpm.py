@@ -42,7 +42,7 @@ from pystep.errors import KMSError
 from pystep.jose.signer import PublicKey
 from pystep.kms import KmsOptions, param
 from pystep.kms._sig import DigestSigner, alg_for_key
-from pystep.kms.uri import KmsUri, parse
+from pystep.kms.uri import KmsUri, parse, redact_uri
 
 SCHEME = "tpmkms"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -176,7 +176,7 @@ def _resolve(key_uri: KmsUri | None, kms_uri: KmsUri | None, opts: KmsOptions) -
 def _key_name(key_uri: KmsUri) -> str:
     name = key_uri.get("name")
     if not name:
-        raise KMSError(f"tpmkms: key URI '{key_uri.raw}' has no name=")
+        raise KMSError(f"tpmkms: key URI '{redact_uri(key_uri.raw)}' has no name=")
     return name
 
 

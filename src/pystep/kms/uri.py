@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -32,6 +33,62 @@ KNOWN_SCHEMES = frozenset(
 )
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+SECRET_KEYS = frozenset({"pin-value", "management-key", "client-secret"})
+"""URI parameters whose values are secrets: never shown in a message."""
+
+_PARAM = re.compile(r"(?<![^;&?:\s\"'/])([^;&?=\s\"':/]+=)([^;&?\s\"']*)")
+
+
+def redact(text: str, extra: Sequence[str] = ()) -> str:
+    """``text`` with the values of secret URI parameters (:data:`SECRET_KEYS`, also when
+    the key is percent-encoded), and the literal ``extra`` secrets, masked."""
+    for secret in sorted({s for s in extra if s}, key=len, reverse=True):
+        text = text.replace(secret, "*****")
+    return _PARAM.sub(_mask, text)
+
+
+def _is_secret_key(key: str) -> bool:
+    return unquote(key[:-1]).strip().lower() in SECRET_KEYS
+
+
+def _mask(m: re.Match[str]) -> str:
+    if not _is_secret_key(m.group(1)) or m.group(2).startswith("*****"):
+        return m.group(0)  # not a secret, or already masked literally
+    return m.group(1) + "*****"
+
+
+_URI_PARAM = re.compile(r"(?<![^;&?:/\s])([^;&?=\s:/]+=)([^;&]*)")
+
+
+def redact_uri(raw: str) -> str:
+    """A key name or KMS URI as written by the user, fit for a message: the value of
+    every secret parameter (up to the next ``;`` or ``&``, so a PIN with spaces, quotes
+    or ``?`` is still masked whole) is replaced by ``*****``."""
+    return _URI_PARAM.sub(_mask_uri, raw)
+
+
+def _mask_uri(m: re.Match[str]) -> str:
+    if _is_secret_key(m.group(1)):
+        return m.group(1) + "*****"
+    # A plain value may hide a query after "?": look inside it too.
+    return m.group(1) + redact_uri(m.group(2))
+
+
+def _find_secrets(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _URI_PARAM.finditer(text):
+        if _is_secret_key(m.group(1)):
+            out.append(m.group(2))
+        else:
+            out.extend(_find_secrets(m.group(2)))
+    return out
+
+
+def secret_values(args: Sequence[str]) -> list[str]:
+    """The secret parameter values written in ``args``, raw and percent-decoded."""
+    found = [v for a in args for v in _find_secrets(a)]
+    return found + [unquote(v) for v in found]
 
 
 @dataclass(frozen=True)
@@ -82,7 +139,13 @@ class KmsUri:
                 with open(os.path.expanduser(source), "rb") as fh:
                     return fh.read(4096).decode("utf-8").strip()
             except OSError as exc:
-                raise KMSError(f"error reading pin-source {source}: {exc.strerror}") from None
+                raise KMSError(
+                    f"error reading pin-source {redact_uri(source)}: {exc.strerror}"
+                ) from None
+            except UnicodeDecodeError:
+                raise KMSError(
+                    f"error reading pin-source {redact_uri(source)}: the PIN is not UTF-8"
+                ) from None
         return None
 
 
@@ -111,7 +174,9 @@ def parse(uri: str) -> KmsUri:
     """Parse a KMS URI; raises KMSError when there is no ``scheme:`` prefix."""
     scheme = has_scheme(uri)
     if scheme is None:
-        raise KMSError(f"invalid KMS URI '{uri}': it must start with a scheme such as pkcs11:")
+        raise KMSError(
+            f"invalid KMS URI '{redact_uri(uri)}': it must start with a scheme such as pkcs11:"
+        )
     rest = uri[len(scheme) + 1 :]
     opaque, _, query = rest.partition("?")
     # Some names are written as scheme://… (e.g. awskms:///…); keep them opaque.

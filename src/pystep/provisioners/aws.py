@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pystep import _http
+from pystep import _http, _json
 from pystep.errors import InputError, ProvisionerError
 from pystep.jose.encoding import b64url_encode
 from pystep.provisioners._cloud import metadata_base, metadata_request, sign_audience
@@ -123,7 +123,7 @@ class AWSMinter:
     def mint(self, req: TokenRequest) -> str:
         document = self.read(DOCUMENT_PATH)
         try:
-            instance_id = json.loads(document)["instanceId"]
+            instance_id = _json.loads(document)["instanceId"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ProvisionerError("error unmarshaling identity document") from exc
         try:

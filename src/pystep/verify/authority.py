@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from pystep import _json
 from pystep.errors import ConfigError
 from pystep.provisioners.base import ProvisionerRecord
 
@@ -96,7 +96,7 @@ def from_ca_config(path: str, root: str | None = None) -> Authority:
 
     offline = load_ca_config(path)
     with open(path, "rb") as fh:
-        cfg: dict[str, Any] = json.loads(fh.read())
+        cfg: dict[str, Any] = _json.loads(fh.read())
     auth = cfg.get("authority") if isinstance(cfg.get("authority"), dict) else {}
     assert isinstance(auth, dict)
     root_path = root or (offline.root if os.path.exists(offline.root) else None)

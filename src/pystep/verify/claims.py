@@ -40,6 +40,21 @@ def _go_lookup(raw: dict[str, Any], name: str) -> Any:
     return None
 
 
+def _numeric_date(name: str, value: Any) -> float:
+    """A finite float, or ValueError (also for an int too large for a float, such as
+    10**400, as Go's float64 parse fails on it)."""
+    bad = ValueError(f"claim '{name}' must be a number (NumericDate)")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad
+    try:
+        number = float(value)
+    except OverflowError:
+        raise bad from None
+    if not math.isfinite(number):
+        raise bad
+    return number
+
+
 def parse_claims(raw: dict[str, Any]) -> Claims:
     """Raise ValueError naming the first claim of the wrong JSON type."""
     strings: dict[str, str] = {}
@@ -53,12 +68,8 @@ def parse_claims(raw: dict[str, Any]) -> Claims:
         value = _go_lookup(raw, name)
         if value is None:
             dates[name] = None
-        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value
-        ):
-            raise ValueError(f"claim '{name}' must be a number (NumericDate)")
         else:
-            dates[name] = float(value)
+            dates[name] = _numeric_date(name, value)
     aud_raw = _go_lookup(raw, "aud")
     if aud_raw is None:
         aud: list[str] = []

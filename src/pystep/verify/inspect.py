@@ -3,6 +3,7 @@ the provisioner kind the header suggests. No key and no CA needed."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,14 +46,26 @@ def guess_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _time(value: Any, now: float) -> dict[str, Any] | Any:
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float; None for non-numbers, inf/nan and huge integers."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _time(value: Any, now: float) -> dict[str, Any] | Any:
+    number = _finite(value)
+    if number is None:
         return value
     try:
-        text = datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = datetime.fromtimestamp(int(number), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, OSError, ValueError):
         return value
-    return {"unix": value, "time": text, "relative": relative(float(value), now)}
+    return {"unix": value, "time": text, "relative": relative(number, now)}
 
 
 def inspect_token(token: str, now: float | None = None) -> dict[str, Any]:
@@ -64,9 +77,9 @@ def inspect_token(token: str, now: float | None = None) -> dict[str, Any]:
     claims = decoded.claims
     times = {k: _time(claims[k], moment) for k in ("iat", "nbf", "exp") if k in claims}
     summary = ""
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
-        summary = ("expires " if exp >= moment else "expired ") + relative(float(exp), moment)
+    exp = _finite(claims.get("exp"))
+    if exp is not None:
+        summary = ("expires " if exp >= moment else "expired ") + relative(exp, moment)
     aud = claims.get("aud")
     first = aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) and aud else "")
     op = ""
