@@ -73,12 +73,27 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, except from https to anything else (a secret or a document
+    that must be authentic would then travel in the clear)."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        old = req.full_url
+        if old.lower().startswith("https:") and not newurl.lower().startswith("https:"):
+            raise HTTPTransportError(
+                old, "other", f"request to {old} failed: refusing the redirect to {newurl}"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _opener(url: str, follow_redirects: bool) -> urllib.request.OpenerDirector:
     handlers: list[urllib.request.BaseHandler] = []
     if _direct_host(url):
         handlers.append(urllib.request.ProxyHandler({}))
-    if not follow_redirects:
-        handlers.append(_NoRedirect())
+    handlers.append(_NoDowngrade() if follow_redirects else _NoRedirect())
     return urllib.request.build_opener(*handlers)
 
 

@@ -1,13 +1,18 @@
 """The one-shot HTTP listener that receives the OAuth redirect on 127.0.0.1.
 
 It serves in a background thread so the caller can open a browser (or run a scripted one)
-while :meth:`CallbackListener.wait` blocks. The first request to ``/`` decides the outcome:
-a matching ``state`` with a ``code`` succeeds; an ``error``, a wrong ``state`` or a missing
-``code`` fails. Other paths (``/favicon.ico``) get a 404 and do not end the wait.
+while :meth:`CallbackListener.wait` blocks. Only a request to ``/`` carrying the right
+``state`` decides the outcome (the state is the secret that proves the provider sent the
+browser here): a ``code`` succeeds, an ``error`` or a missing ``code`` fails. Anything
+else (a wrong or missing ``state``, which any local process or web page could send, or
+another path such as ``/favicon.ico``) gets a 400 or 404 and the wait goes on. Each
+connection has a socket timeout, so a client that never sends its request cannot stall
+the listener.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import http.server
 import threading
@@ -22,6 +27,7 @@ _PAGE = (
     "<body style=\"font-family:sans-serif;text-align:center;margin-top:4em\">"
     "<h1>{title}</h1><p>{text}</p></body></html>"
 )
+HANDLER_TIMEOUT = 10.0  # seconds a connection may take to send its request
 SUCCESS_TEXT = "You are signed in. You can close this window and return to the terminal."
 
 
@@ -43,6 +49,7 @@ class CallbackListener:
         self._bind, self._port, self._redirect_host = parse_listen(listen)
         self._state = state
         self._done = threading.Event()
+        self._lock = threading.Lock()
         self._code: str | None = None
         self._error: str | None = None
         self._server: http.server.HTTPServer | None = None
@@ -61,6 +68,8 @@ class CallbackListener:
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = HANDLER_TIMEOUT
+
             def do_GET(self) -> None:
                 listener._handle(self)
 
@@ -68,7 +77,9 @@ class CallbackListener:
                 return None
 
         try:
-            self._server = http.server.HTTPServer((self._bind, self._port), Handler)
+            # One thread per connection: a client that stalls cannot delay the redirect.
+            self._server = http.server.ThreadingHTTPServer((self._bind, self._port), Handler)
+            self._server.daemon_threads = True
         except OSError as exc:
             raise ProvisionerError(
                 f"cannot listen on {self._bind}:{self._port} for the OAuth redirect: "
@@ -101,6 +112,10 @@ class CallbackListener:
         return self._code
 
     def _handle(self, req: http.server.BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self._decide(req)
+
+    def _decide(self, req: http.server.BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(req.path)
         if parts.path != "/" or self._done.is_set():
             self._respond(req, 404, "Not found", "")
@@ -110,12 +125,13 @@ class CallbackListener:
         def one(name: str) -> str:
             return query.get(name, [""])[0]
 
-        if one("error"):
+        if not hmac.compare_digest(one("state").encode(), self._state.encode()):
+            # Not from the provider's redirect: ignore it and keep waiting.
+            self._respond(req, 400, "Failure", "invalid 'state' in the OAuth redirect")
+        elif one("error"):
             desc = one("error_description")
             err = f"{one('error')}: {desc}" if desc else one("error")
             self._fail(req, f"error from the OpenID provider: {err}")
-        elif one("state") != self._state:
-            self._fail(req, "invalid 'state' in the OAuth redirect")
         elif not one("code"):
             self._fail(req, "no authorization code in the OAuth redirect")
         else:

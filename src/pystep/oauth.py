@@ -93,22 +93,46 @@ def discovery_url(configuration_endpoint: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=path))
 
 
-def _check_provider_url(url: str) -> None:
-    parts = urllib.parse.urlsplit(url)
+def _url_problem(url: str, *, allow_http: bool) -> str | None:
+    """Why ``url`` cannot be used for a provider or one of its endpoints, or None.
+    Plain http only for loopback hosts, and only where ``allow_http``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "is not a valid URL"
     if parts.scheme == "https" and parts.hostname:
-        return
+        return None
     # step only takes https providers; plain http is allowed here for loopback providers
     # (local IdPs and tests), where TLS protects nothing.
-    if parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK_HOSTS:
-        return
-    raise InputError(f"use a valid provider: {url} must be an https URL")
+    if allow_http and parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK_HOSTS:
+        return None
+    return "must be an https URL"
 
 
-def _endpoint(doc: Mapping[str, Any], name: str) -> str:
+def _check_provider_url(url: str) -> None:
+    problem = _url_problem(url, allow_http=True)
+    if problem:
+        raise InputError(f"use a valid provider: {url} {problem}")
+
+
+def _endpoint(doc: Mapping[str, Any], name: str, provider: str) -> str:
+    """The endpoint ``name`` of the discovery document: an https URL (plain http on
+    loopback only when the provider itself is plain-http loopback)."""
     value = doc.get(name)
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+    if not isinstance(value, str) or not value:
         raise ProvisionerError(f"missing or invalid '{name}' in provider metadata")
+    problem = _url_problem(value, allow_http=provider.lower().startswith("http:"))
+    if problem:
+        raise ProvisionerError(f"invalid '{name}' in provider metadata: {value} {problem}")
     return value
+
+
+def _optional_endpoint(doc: Mapping[str, Any], name: str, provider: str) -> str | None:
+    try:
+        return _endpoint(doc, name, provider)
+    except ProvisionerError:
+        return None
 
 
 def discover(
@@ -129,17 +153,20 @@ def discover(
         raise ProvisionerError(f"error parsing {url}: not a JSON document") from exc
     if not isinstance(doc, dict):
         raise ProvisionerError(f"error parsing {url}: not a JSON object")
+    base = configuration_endpoint
+    auth: str | None
+    dev: str | None
     if device:
-        dev: str | None = _endpoint(doc, "device_authorization_endpoint")
-        auth = doc.get("authorization_endpoint")
+        dev = _endpoint(doc, "device_authorization_endpoint", base)
+        auth = _optional_endpoint(doc, "authorization_endpoint", base)
     else:
-        auth = _endpoint(doc, "authorization_endpoint")
-        dev = doc.get("device_authorization_endpoint")
+        auth = _endpoint(doc, "authorization_endpoint", base)
+        dev = _optional_endpoint(doc, "device_authorization_endpoint", base)
     return ProviderMetadata(
         issuer=str(doc.get("issuer", "")),
-        token_endpoint=_endpoint(doc, "token_endpoint"),
-        authorization_endpoint=auth if isinstance(auth, str) else None,
-        device_authorization_endpoint=dev if isinstance(dev, str) else None,
+        token_endpoint=_endpoint(doc, "token_endpoint", base),
+        authorization_endpoint=auth,
+        device_authorization_endpoint=dev,
     )
 
 
@@ -279,7 +306,9 @@ def device_flow(
     poll = [("client_id", cfg.client_id), ("client_secret", cfg.client_secret),
             ("device_code", device_code), ("grant_type", DEVICE_GRANT)]
     while True:
-        sleep(interval)
+        # At least 1 s between polls, and never a sleep past the deadline (an IdP's
+        # "interval": 1e9 would otherwise sleep forever).
+        sleep(min(max(interval, 1.0), max(deadline - clock(), 0.0)))
         resp = _post(meta.token_endpoint, poll, "polling the token endpoint")
         body = _json_or_none(resp)
         code = body.get("error") if isinstance(body, dict) else None

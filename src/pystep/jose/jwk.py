@@ -170,7 +170,7 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
             nums, _ = _ec_public_numbers(jwk)
             return nums.public_key()
         if kty == "RSA":
-            return rsa.RSAPublicNumbers(_int_field(jwk, "e"), _int_field(jwk, "n")).public_key()
+            return rsa.RSAPublicNumbers(_int_field(jwk, "e"), _rsa_modulus(jwk)).public_key()
         if kty == "OKP":
             crv = _okp_crv(jwk)
             x = _b64_field(jwk, "x")
@@ -182,8 +182,24 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     raise KeyLoadError(f'unsupported JWK key type "{kty}"')
 
 
+MAX_RSA_BITS = 16384
+"""Larger moduli are refused before any arithmetic (recovering p and q from n, e and d
+costs cubic time in the size of n)."""
+
+
+def _rsa_modulus(jwk: Mapping[str, Any]) -> int:
+    n = _int_field(jwk, "n")
+    if n.bit_length() > MAX_RSA_BITS:
+        raise KeyLoadError(
+            f"invalid JWK: RSA keys larger than {MAX_RSA_BITS} bits are not supported"
+        )
+    return n
+
+
 def _rsa_private(jwk: Mapping[str, Any]) -> rsa.RSAPrivateKey:
-    n, e, d = _int_field(jwk, "n"), _int_field(jwk, "e"), _int_field(jwk, "d")
+    n, e, d = _rsa_modulus(jwk), _int_field(jwk, "e"), _int_field(jwk, "d")
+    if e.bit_length() > n.bit_length() or d.bit_length() > n.bit_length():
+        raise KeyLoadError("invalid JWK: not a valid RSA private key")
     if "p" in jwk and "q" in jwk:
         p, q = _int_field(jwk, "p"), _int_field(jwk, "q")
     else:

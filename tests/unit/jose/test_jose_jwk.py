@@ -147,3 +147,34 @@ def test_ec_point_not_on_curve_is_refused() -> None:
     y[5] = ord("A") if y[5] != ord("A") else ord("B")
     with pytest.raises(KeyLoadError, match="not a valid EC public key"):
         public_key_from_jwk({**jwk, "y": y.decode()})
+
+
+def _b64int(value: int) -> str:
+    import base64
+
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("bits", [16385, 65536])
+def test_huge_rsa_jwk_is_refused_before_any_arithmetic(bits: int) -> None:
+    import random
+    import time
+
+    rng = random.Random(bits)
+    n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
+    d = rng.getrandbits(bits - 8) | 1
+    jwk = {"kty": "RSA", "n": _b64int(n), "e": "AQAB", "d": _b64int(d)}
+    start = time.perf_counter()
+    for load in (private_key_from_jwk, public_key_from_jwk):
+        with pytest.raises(KeyLoadError) as err:
+            load(jwk)
+        assert str(err.value) == "invalid JWK: RSA keys larger than 16384 bits are not supported"
+    assert time.perf_counter() - start < 0.5
+
+
+def test_rsa_jwk_with_oversized_d_is_refused() -> None:
+    full = _load("keys/jwk-rsa-2048-plain.key.json")
+    bad = {"kty": "RSA", "n": full["n"], "e": full["e"], "d": _b64int(1 << 3000)}
+    with pytest.raises(KeyLoadError, match="not a valid RSA private key"):
+        private_key_from_jwk(bad)
