@@ -125,17 +125,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
+MAX_CONFIG_BYTES = 4 << 20  # contexts.json and defaults.json are a few hundred bytes
+
+
 def _read_json(path: str, *, describe: str | None = None) -> tuple[bool, Any]:
     """(found, value) for a JSON file; missing → (False, None)."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         return False, None
     except OSError as exc:
         raise ConfigError(f"error reading {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"error reading {path}: file too large")
     try:
         return True, json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+    except RecursionError:
+        raise ConfigError(f"{describe or f'error parsing {path}'}: nested too deeply") from None
     except ValueError as exc:
         what = describe or f"error parsing {path}"
         raise ConfigError(f"{what}: {exc}") from None

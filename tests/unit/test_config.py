@@ -529,3 +529,16 @@ def test_normalize_ca_url_errors() -> None:
     with pytest.raises(UsageError, match="'pystep ca token' requires"):
         normalize_ca_url("", command="pystep ca token")
     assert issubclass(UsageError, PystepError)
+
+
+def test_hostile_defaults_json_is_a_config_error(tmp_path: Path) -> None:
+    from pystep.config import MAX_CONFIG_BYTES, load_environment
+
+    (tmp_path / "config").mkdir()
+    cfg = tmp_path / "config" / "defaults.json"
+    cfg.write_text("[" * 100_000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_environment({"STEPPATH": str(tmp_path), "HOME": str(tmp_path)})
+    cfg.write_text("{}" + " " * MAX_CONFIG_BYTES)
+    with pytest.raises(ConfigError, match="file too large"):
+        load_environment({"STEPPATH": str(tmp_path), "HOME": str(tmp_path)})
