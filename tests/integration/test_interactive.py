@@ -140,3 +140,36 @@ def test_no_terminal_never_prompts(step_ca: StepCA) -> None:
     )
     assert res.returncode == 1 and res.stdout == ""
     assert "--password-file" in res.stderr
+
+
+def test_overwrite_question_on_the_terminal(step_ca: StepCA, tmp_path: Path) -> None:
+    out = tmp_path / "token"
+    out.write_text("old")
+    args = [*_base(step_ca), "--provisioner", "admin", "--password-file",
+            str(step_ca.password_file), "--output-file", str(out)]
+    run = PtyRun(args)
+    run.expect(f"Would you like to overwrite {out} [y/n]: ".encode())
+    run.send(b"n\r")
+    code, stdout = run.finish()
+    assert code == 1 and stdout == ""
+    assert b"file exists" in run.screen
+    assert out.read_text() == "old"
+
+    run = PtyRun(args)
+    run.expect(b"[y/n]: ")
+    run.send(b"yes\r")
+    code, stdout = run.finish()
+    assert code == 0 and stdout == ""
+    token = out.read_text()
+    assert step_ca.sign(token, "tty.example.com").status == 201
+
+
+def test_empty_subject_is_asked_for(step_ca: StepCA) -> None:
+    run = PtyRun(["ca", "token", "", "--ca-url", step_ca.url, "--root", str(step_ca.root_path),
+                  "--provisioner", "admin", "--password-file", str(step_ca.password_file)])
+    run.expect(b"What DNS names or IP addresses would you like to use?")
+    run.send(b"asked.example.com\r")
+    code, out = run.finish()
+    assert code == 0, run.screen
+    assert decode_compact(out.strip()).claims["sub"] == "asked.example.com"
+    assert step_ca.sign(out.strip(), "asked.example.com").status == 201
