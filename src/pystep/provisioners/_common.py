@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystep.jose.signer import Signer
 from pystep.provisioners.base import Audience, MintContext
+from pystep.request import TokenRequest
 
 if TYPE_CHECKING:
     from pystep.jose.jws import CompactSigner
@@ -51,6 +52,23 @@ class TokenSigning:
         if aud is None:
             aud = self._audiences[path] = ctx.audience.for_path(path, self._fragment)
         return aud
+
+    def mint(
+        self, ctx: MintContext, req: TokenRequest, issuer: str, *, base_only: bool = False
+    ) -> str:
+        """Build the claims for ``req`` (step's per-kind set, or the base claims only) and
+        sign them: the part of ``mint`` every step-signed kind shares."""
+        from pystep.claims import base_claims, step_claims
+
+        build = base_claims if base_only else step_claims
+        claims = build(
+            req,
+            issuer=issuer,
+            audience=self.audience(ctx, req.kind.path),
+            now=ctx.now(),
+            sha=ctx.root_sha,
+        )
+        return self.sign(claims)
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         if self._jws is None:

@@ -9,7 +9,6 @@ RFC 7638 thumbprint.
 
 from __future__ import annotations
 
-from pystep.claims import step_claims
 from pystep.errors import ProvisionerError
 from pystep.jose.signer import Signer
 from pystep.provisioners._common import TokenSigning, load_key, thumbprint
@@ -51,14 +50,7 @@ class JWKMinter:
             )
         if req.kind is TokenKind.RENEW:
             raise ProvisionerError("renew tokens are not signed by a provisioner key")
-        claims = step_claims(
-            req,
-            issuer=self.issuer,
-            audience=self._signing.audience(self.ctx, req.kind.path),
-            now=self.ctx.now(),
-            sha=self.ctx.root_sha,
-        )
-        return self._signing.sign(claims)
+        return self._signing.mint(self.ctx, req, self.issuer)
 
 
 def prepare(record: ProvisionerRecord, ctx: MintContext) -> JWKMinter:

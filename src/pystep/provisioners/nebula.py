@@ -20,7 +20,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pystep.claims import sans_claim, step_claims
+from pystep.claims import sans_claim
 from pystep.errors import KeyLoadError, UsageError
 from pystep.jose.signer import Signer
 from pystep.provisioners._common import TokenSigning, thumbprint
@@ -61,14 +61,7 @@ class NebulaMinter:
             )
         if req.kind is TokenKind.SIGN:
             self._check_sans(req)
-        claims = step_claims(
-            req,
-            issuer=self.issuer,
-            audience=self._token_signing().audience(self.ctx, req.kind.path),
-            now=self.ctx.now(),
-            sha=self.ctx.root_sha,
-        )
-        return self._token_signing().sign(claims)
+        return self._token_signing().mint(self.ctx, req, self.issuer)
 
     def _check_sans(self, req: TokenRequest) -> None:
         allowed = {self.cert.name, *self.cert.ips}

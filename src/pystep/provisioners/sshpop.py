@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pystep.claims import base_claims
 from pystep.errors import ProvisionerError, UsageError
 from pystep.jose.signer import Signer
 from pystep.provisioners._common import TokenSigning, load_key, thumbprint
@@ -55,14 +54,7 @@ class SSHPOPMinter:
                     f"warning: the CA refuses SSHPOP revoke tokens whose subject is not the "
                     f"certificate's serial number ({self.serial})"
                 )
-        claims = base_claims(
-            req,
-            issuer=self.issuer,
-            audience=self._token_signing().audience(self.ctx, req.kind.path),
-            now=self.ctx.now(),
-            sha=self.ctx.root_sha,
-        )
-        return self._token_signing().sign(claims)
+        return self._token_signing().mint(self.ctx, req, self.issuer, base_only=True)
 
 
 def prepare(record: ProvisionerRecord, ctx: MintContext) -> SSHPOPMinter:

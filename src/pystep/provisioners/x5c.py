@@ -27,7 +27,6 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pystep.claims import step_claims
 from pystep.errors import KeyLoadError, ProvisionerError, UsageError
 from pystep.jose.signer import Signer
 from pystep.provisioners._common import TokenSigning, load_key, thumbprint
@@ -57,14 +56,7 @@ class X5CMinter:
     def mint(self, req: TokenRequest) -> str:
         if req.kind is TokenKind.RENEW:
             raise ProvisionerError("renew tokens are not signed by a provisioner key")
-        claims = step_claims(
-            req,
-            issuer=self.issuer,
-            audience=self._token_signing().audience(self.ctx, req.kind.path),
-            now=self.ctx.now(),
-            sha=self.ctx.root_sha,
-        )
-        return self._token_signing().sign(claims)
+        return self._token_signing().mint(self.ctx, req, self.issuer)
 
 
 def load_chain(name: str, ctx: MintContext) -> list[x509.Certificate]:
