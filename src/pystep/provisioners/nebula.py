@@ -40,13 +40,11 @@ class NebulaMinter:
     signer: Signer
     cert: NebulaCert
     ctx: MintContext
-    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+    _signing: TokenSigning = field(init=False, repr=False, compare=False)
 
-    def _token_signing(self) -> TokenSigning:
-        """The header encoding and audiences, computed on the first token."""
-        if self._signing is None:
-            self._signing = TokenSigning(self.header, self.signer, self.fragment)
-        return self._signing
+    def __post_init__(self) -> None:
+        # The header encoding and the audiences, made once for all this minter's tokens.
+        self._signing = TokenSigning(self.header, self.signer, self.fragment)
 
     def mint(self, req: TokenRequest) -> str:
         if req.kind in (TokenKind.SSH_RENEW, TokenKind.SSH_REKEY, TokenKind.RENEW):
@@ -61,7 +59,7 @@ class NebulaMinter:
             )
         if req.kind is TokenKind.SIGN:
             self._check_sans(req)
-        return self._token_signing().mint(self.ctx, req, self.issuer)
+        return self._signing.mint(self.ctx, req, self.issuer)
 
     def _check_sans(self, req: TokenRequest) -> None:
         allowed = {self.cert.name, *self.cert.ips}

@@ -35,13 +35,11 @@ class RenewMinter:
     header: dict[str, Any]
     signer: Signer
     ctx: MintContext
-    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+    _signing: TokenSigning = field(init=False, repr=False, compare=False)
 
-    def _token_signing(self) -> TokenSigning:
-        """The header encoding and audiences, computed on the first token."""
-        if self._signing is None:
-            self._signing = TokenSigning(self.header, self.signer, None)
-        return self._signing
+    def __post_init__(self) -> None:
+        # The header encoding and the audience, made once for all this minter's tokens.
+        self._signing = TokenSigning(self.header, self.signer, None)
 
     @property
     def record(self) -> ProvisionerRecord | None:
@@ -54,14 +52,14 @@ class RenewMinter:
             )
         iat = int(self.ctx.now().timestamp())
         claims = {
-            "aud": self._token_signing().audience(self.ctx, TokenKind.RENEW.path),
+            "aud": self._signing.audience(self.ctx, TokenKind.RENEW.path),
             "exp": iat + RENEW_VALIDITY_SECONDS,
             "iat": iat,
             "iss": RENEW_ISSUER,
             "nbf": iat,
             "sub": self.common_name,
         }
-        return self._token_signing().sign(claims)
+        return self._signing.sign(claims)
 
 
 def _common_name(cert: Any, path: str) -> str:

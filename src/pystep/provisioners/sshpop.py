@@ -31,13 +31,11 @@ class SSHPOPMinter:
     signer: Signer
     ctx: MintContext
     serial: int = 0
-    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+    _signing: TokenSigning = field(init=False, repr=False, compare=False)
 
-    def _token_signing(self) -> TokenSigning:
-        """The header encoding and audiences, computed on the first token."""
-        if self._signing is None:
-            self._signing = TokenSigning(self.header, self.signer, self.fragment)
-        return self._signing
+    def __post_init__(self) -> None:
+        # The header encoding and the audiences, made once for all this minter's tokens.
+        self._signing = TokenSigning(self.header, self.signer, self.fragment)
 
     def mint(self, req: TokenRequest) -> str:
         if req.kind not in SSHPOP_KINDS:
@@ -54,7 +52,7 @@ class SSHPOPMinter:
                     f"warning: the CA refuses SSHPOP revoke tokens whose subject is not the "
                     f"certificate's serial number ({self.serial})"
                 )
-        return self._token_signing().mint(self.ctx, req, self.issuer, base_only=True)
+        return self._signing.mint(self.ctx, req, self.issuer, base_only=True)
 
 
 def prepare(record: ProvisionerRecord, ctx: MintContext) -> SSHPOPMinter:

@@ -45,18 +45,16 @@ class X5CMinter:
     header: dict[str, Any]
     signer: Signer
     ctx: MintContext
-    _signing: TokenSigning | None = field(default=None, init=False, repr=False, compare=False)
+    _signing: TokenSigning = field(init=False, repr=False, compare=False)
 
-    def _token_signing(self) -> TokenSigning:
-        """The header encoding and audiences, computed on the first token."""
-        if self._signing is None:
-            self._signing = TokenSigning(self.header, self.signer, self.fragment)
-        return self._signing
+    def __post_init__(self) -> None:
+        # The header encoding and the audiences, made once for all this minter's tokens.
+        self._signing = TokenSigning(self.header, self.signer, self.fragment)
 
     def mint(self, req: TokenRequest) -> str:
         if req.kind is TokenKind.RENEW:
             raise ProvisionerError("renew tokens are not signed by a provisioner key")
-        return self._token_signing().mint(self.ctx, req, self.issuer)
+        return self._signing.mint(self.ctx, req, self.issuer)
 
 
 def load_chain(name: str, ctx: MintContext) -> list[x509.Certificate]:
