@@ -39,6 +39,7 @@ from typing import Any
 from tests.harness.client import CAClient
 from tests.harness.pki import CA_PASSWORD, Pki, make_pki
 from tests.harness.ports import free_port
+from tests.harness.processes import die_with_parent
 from tests.harness.provisioners import (
     REPO,
     Provisioner,
@@ -129,14 +130,6 @@ def write_client_steppath(steppath: Path, url: str, pki: Pki, ca_json: Path) -> 
             "root": str(steppath / "certs" / "root_ca.crt"),
         },
     )
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the CA gets SIGTERM if the process that started it dies."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -274,7 +267,7 @@ def start_step_ca(
                 stderr=subprocess.STDOUT,
                 cwd=cadir,
                 env=env,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         try:
             ca.wait_healthy(timeout)

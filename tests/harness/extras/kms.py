@@ -29,13 +29,11 @@ handler, and get SIGTERM from the kernel if the test process dies first.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +44,7 @@ from typing import Any
 
 from tests.harness.pki import Pki
 from tests.harness.ports import free_port, free_port_pair
+from tests.harness.processes import die_with_parent, keep_for_session
 
 STATE = "state.json"
 SOFTHSM_MODULES = (
@@ -69,33 +68,10 @@ AWS_ENV = {
 
 Details = dict[str, Any]
 
-_PROCS: list[subprocess.Popen[bytes]] = []
 
 
 class Missing(Exception):
     """A tool or package this backend needs is not installed."""
-
-
-def _stop_all() -> None:
-    while _PROCS:
-        proc = _PROCS.pop()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-atexit.register(_stop_all)
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
@@ -106,9 +82,9 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Non
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
-    _PROCS.append(proc)
+    keep_for_session(proc)
 
 
 def _wait_port(port: int, log: Path, what: str, timeout: float = 15.0) -> None:

@@ -23,7 +23,6 @@ on CI (CI=true) and skips them elsewhere.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.pki import Pki
+from tests.harness.ports import free_port
+from tests.harness.processes import die_with_parent, keep_for_session
 
 NAME = "idp"
 CLIENT_ID = "pystep-ca"
@@ -43,41 +44,6 @@ CLIENT_SECRET = "s3cret"
 STATE = "state.json"
 PROVIDER_DIR = Path(__file__).resolve().parents[2] / "oidc" / "provider"
 HOW_TO_INSTALL = "install Node.js >= 20 and run `npm ci --prefix tests/oidc/provider`"
-
-_PROCS: list[subprocess.Popen[bytes]] = []
-
-
-def _stop_all() -> None:
-    while _PROCS:
-        proc = _PROCS.pop()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-atexit.register(_stop_all)
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    import contextlib
-    import ctypes
-    import signal
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class Missing(Exception):
     """Node or the provider's npm packages are not installed."""
@@ -97,9 +63,9 @@ def start_provider(base: Path, timeout: float = 30.0) -> dict[str, Any]:
     with out.open("wb") as stdout, log.open("wb") as stderr:
         proc = subprocess.Popen(
             [node, "server.js"], cwd=PROVIDER_DIR, env=env, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr, preexec_fn=_die_with_parent,
+            stdout=stdout, stderr=stderr, preexec_fn=die_with_parent,
         )  # fmt: skip
-    _PROCS.append(proc)
+    keep_for_session(proc)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         first = out.read_text().partition("\n")
@@ -132,7 +98,7 @@ def provisioners(workdir: Path, pki: Pki) -> list[dict[str, Any]]:
             "clientSecret": CLIENT_SECRET,
             "configurationEndpoint": f"{state['issuer']}/.well-known/openid-configuration",
         }
-        state["listen_port"] = _free_port()
+        state["listen_port"] = free_port()
         provs.append({**common, "name": NAME, "clientID": CLIENT_ID})
         provs.append({**common, "name": LISTEN_NAME, "clientID": LISTEN_CLIENT_ID,
                       "listenAddress": f"127.0.0.1:{state['listen_port']}"})  # fmt: skip
